@@ -1,0 +1,1 @@
+"""A Telegram bot that turns voice messages into text."""

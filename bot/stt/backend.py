@@ -1,0 +1,30 @@
+"""The interface every transcription backend (the AIML API, the local engine) implements."""
+
+from __future__ import annotations
+
+from typing import Protocol
+
+from bot.stt.types import AudioUpload, JobRequest, Transcript
+
+
+class SttBackend(Protocol):
+    """A job API: submit audio, then wait for the result of a generation id.
+
+    `wait_result` raises `NotFoundError` when the id is unknown or expired (the caller then
+    submits again), `JobFailedError` when the job failed, and other `SttError`s when retries of
+    transient errors are exhausted.
+    """
+
+    name: str
+
+    async def submit(self, audio: AudioUpload, request: JobRequest) -> str:
+        """Start a job and return its generation id."""
+        ...
+
+    async def wait_result(
+        self, generation_id: str, request: JobRequest, audio_seconds: float | None
+    ) -> Transcript:
+        """Wait until the job ends and return its transcript."""
+        ...
+
+    async def close(self) -> None: ...

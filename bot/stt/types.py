@@ -1,0 +1,86 @@
+"""The one transcript type every backend and every result family is parsed into."""
+
+from __future__ import annotations
+
+import json
+from collections.abc import Mapping
+from dataclasses import dataclass, field
+from typing import Any
+
+
+@dataclass(frozen=True, slots=True)
+class Word:
+    text: str
+    start: float  # seconds
+    end: float  # seconds
+    speaker: int | None = None
+    confidence: float | None = None
+
+
+@dataclass(frozen=True, slots=True)
+class Segment:
+    text: str
+    start: float  # seconds
+    end: float  # seconds
+    speaker: int | None = None
+
+
+@dataclass(frozen=True, slots=True)
+class Transcript:
+    text: str
+    language: str | None = None
+    duration: float | None = None  # seconds of audio, when the backend reports it
+    words: tuple[Word, ...] = ()
+    segments: tuple[Segment, ...] = ()
+    model: str | None = None  # the model the backend says it really used
+
+    @property
+    def is_empty(self) -> bool:
+        return not self.text.strip()
+
+    def to_dict(self) -> dict[str, Any]:
+        return {
+            "text": self.text,
+            "language": self.language,
+            "duration": self.duration,
+            "model": self.model,
+            "words": [
+                [w.text, w.start, w.end, w.speaker, w.confidence] for w in self.words
+            ],
+            "segments": [[s.text, s.start, s.end, s.speaker] for s in self.segments],
+        }
+
+    def to_json(self) -> str:
+        return json.dumps(self.to_dict(), ensure_ascii=False, separators=(",", ":"))
+
+    @classmethod
+    def from_dict(cls, data: Mapping[str, Any]) -> Transcript:
+        return cls(
+            text=str(data.get("text") or ""),
+            language=data.get("language"),
+            duration=data.get("duration"),
+            model=data.get("model"),
+            words=tuple(Word(t, s, e, sp, c) for t, s, e, sp, c in data.get("words") or ()),
+            segments=tuple(Segment(t, s, e, sp) for t, s, e, sp in data.get("segments") or ()),
+        )
+
+    @classmethod
+    def from_json(cls, raw: str) -> Transcript:
+        return cls.from_dict(json.loads(raw))
+
+
+@dataclass(frozen=True, slots=True)
+class AudioUpload:
+    """Audio bytes to upload. We never hand a Telegram file URL to a third party."""
+
+    data: bytes
+    filename: str
+    mime_type: str
+
+
+@dataclass(frozen=True, slots=True)
+class JobRequest:
+    """What a backend needs to start a transcription job."""
+
+    model: str
+    params: Mapping[str, Any] = field(default_factory=dict)  # family-specific request fields

@@ -1,0 +1,1 @@
+"""python-telegram-bot handlers: read the update, call a service, reply."""
