@@ -182,7 +182,9 @@ class _Reader:
             raise SettingsError(f"{name} must be an http:// or https:// URL")
         return value
 
-    def choice(self, name: str, default: str, allowed: tuple[str, ...], *, upper: bool = False) -> str:
+    def choice(
+        self, name: str, default: str, allowed: tuple[str, ...], *, upper: bool = False
+    ) -> str:
         value = self.text(name, default)
         value = value.upper() if upper else value.lower()
         if value not in allowed:

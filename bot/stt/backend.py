@@ -22,9 +22,17 @@ class SttBackend(Protocol):
         ...
 
     async def wait_result(
-        self, generation_id: str, request: JobRequest, audio_seconds: float | None
+        self,
+        generation_id: str,
+        request: JobRequest,
+        audio_seconds: float | None,
+        elapsed: float = 0.0,
     ) -> Transcript:
-        """Wait until the job ends and return its transcript."""
+        """Wait until the job ends and return its transcript.
+
+        `elapsed` is how long ago the job was submitted (non-zero when resuming after a restart),
+        so a poll schedule can pick up where it was.
+        """
         ...
 
     async def close(self) -> None: ...

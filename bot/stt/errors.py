@@ -67,4 +67,3 @@ class JobFailedError(SttError):
 
 class UnsupportedModelError(SttError):
     """The backend does not offer this model."""
-

@@ -44,9 +44,7 @@ class Transcript:
             "language": self.language,
             "duration": self.duration,
             "model": self.model,
-            "words": [
-                [w.text, w.start, w.end, w.speaker, w.confidence] for w in self.words
-            ],
+            "words": [[w.text, w.start, w.end, w.speaker, w.confidence] for w in self.words],
             "segments": [[s.text, s.start, s.end, s.speaker] for s in self.segments],
         }
 

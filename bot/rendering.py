@@ -1,0 +1,94 @@
+"""Turn a Transcript into the text a user reads, and split long text into Telegram messages."""
+
+from __future__ import annotations
+
+from collections.abc import Mapping
+from dataclasses import asdict, dataclass
+from typing import Any
+
+from bot.stt.types import Segment, Transcript
+
+TELEGRAM_TEXT_LIMIT = 4096
+
+
+@dataclass(frozen=True, slots=True)
+class OutputOptions:
+    """How a user wants transcripts shown. A snapshot is stored with each job."""
+
+    timestamps: bool = False
+    speakers: bool = False
+    attach: str | None = None  # "srt" or "txt": a file alongside the text
+    show_language: bool = False
+
+    def to_dict(self) -> dict[str, Any]:
+        return asdict(self)
+
+    @classmethod
+    def from_dict(cls, data: Mapping[str, Any]) -> OutputOptions:
+        attach = data.get("attach")
+        return cls(
+            timestamps=bool(data.get("timestamps", False)),
+            speakers=bool(data.get("speakers", False)),
+            attach=attach if attach in ("srt", "txt") else None,
+            show_language=bool(data.get("show_language", False)),
+        )
+
+
+def clock_label(seconds: float) -> str:
+    total = max(0, int(seconds))
+    hours, rest = divmod(total, 3600)
+    minutes, secs = divmod(rest, 60)
+    return f"{hours}:{minutes:02d}:{secs:02d}" if hours else f"{minutes:02d}:{secs:02d}"
+
+
+def _speaker_turns(segments: tuple[Segment, ...]) -> list[Segment]:
+    """Merge consecutive segments of one speaker into a single turn."""
+    turns: list[Segment] = []
+    for segment in segments:
+        if turns and segment.speaker is not None and turns[-1].speaker == segment.speaker:
+            last = turns[-1]
+            turns[-1] = Segment(
+                f"{last.text} {segment.text}", last.start, segment.end, last.speaker
+            )
+        else:
+            turns.append(segment)
+    return turns
+
+
+def render_transcript(transcript: Transcript, options: OutputOptions) -> str:
+    segments = transcript.segments
+    has_speakers = any(segment.speaker is not None for segment in segments)
+    use_speakers = options.speakers and has_speakers
+    if segments and (options.timestamps or use_speakers):
+        lines = []
+        for segment in _speaker_turns(segments) if use_speakers else list(segments):
+            line = segment.text.strip()
+            if use_speakers and segment.speaker is not None:
+                line = f"Speaker {segment.speaker + 1}: {line}"
+            if options.timestamps:
+                line = f"[{clock_label(segment.start)}] {line}"
+            lines.append(line)
+        body = "\n".join(lines)
+    else:
+        body = transcript.text.strip()
+    if options.show_language and transcript.language:
+        body = f"{body}\n\nLanguage: {transcript.language}"
+    return body
+
+
+def split_text(text: str, limit: int = TELEGRAM_TEXT_LIMIT) -> list[str]:
+    """Split at line breaks where possible, else at spaces; never inside a word that fits."""
+    parts: list[str] = []
+    rest = text.strip()
+    while len(rest) > limit:
+        window = rest[: limit + 1]
+        cut = window.rfind("\n")
+        if cut <= limit // 2:
+            cut = window.rfind(" ")
+        if cut <= 0:
+            cut = limit  # a single "word" longer than a message: cut it hard
+        parts.append(rest[:cut].rstrip())
+        rest = rest[cut:].lstrip()
+    if rest:
+        parts.append(rest)
+    return parts

@@ -1,0 +1,20 @@
+"""The services handlers may call, built once by the composition root (bot/app.py)."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+from bot.preferences import PreferencesService
+from bot.settings import Settings
+from bot.tasks import TaskSupervisor
+from bot.transcription import TranscriptionService
+from bot.users import UserService
+
+
+@dataclass(frozen=True, slots=True)
+class Services:
+    settings: Settings
+    users: UserService
+    preferences: PreferencesService
+    transcription: TranscriptionService
+    supervisor: TaskSupervisor

@@ -1,0 +1,119 @@
+"""Media messages: pick the file out of the message, refuse early what cannot work, hand it on."""
+
+from __future__ import annotations
+
+from datetime import timedelta
+
+from telegram import Message, Update
+from telegram.ext import BaseHandler, MessageHandler, filters
+
+from bot import texts
+from bot.media import MediaKind, MediaRef, Origin
+from handlers.context import BotContext
+
+# New messages only: edits and channel posts of the same media must not start a second job.
+MEDIA_FILTER = filters.UpdateType.MESSAGE & (
+    filters.VOICE
+    | filters.AUDIO
+    | filters.VIDEO_NOTE
+    | filters.VIDEO
+    | filters.Document.AUDIO
+    | filters.Document.VIDEO
+)
+
+
+def _seconds(value: int | timedelta | None) -> float | None:
+    if value is None:
+        return None
+    if isinstance(value, timedelta):
+        return value.total_seconds()
+    return float(value)
+
+
+def media_from_message(message: Message) -> MediaRef | None:
+    """The transcribable attachment of a message, or None."""
+    if message.voice:
+        v = message.voice
+        return MediaRef(
+            MediaKind.VOICE,
+            v.file_id,
+            v.file_unique_id,
+            _seconds(v.duration),
+            v.file_size,
+            v.mime_type,
+            None,
+        )
+    if message.audio:
+        a = message.audio
+        return MediaRef(
+            MediaKind.AUDIO,
+            a.file_id,
+            a.file_unique_id,
+            _seconds(a.duration),
+            a.file_size,
+            a.mime_type,
+            a.file_name,
+        )
+    if message.video_note:
+        n = message.video_note
+        return MediaRef(
+            MediaKind.VIDEO_NOTE,
+            n.file_id,
+            n.file_unique_id,
+            _seconds(n.duration),
+            n.file_size,
+            None,
+            None,
+        )
+    if message.video:
+        w = message.video
+        return MediaRef(
+            MediaKind.VIDEO,
+            w.file_id,
+            w.file_unique_id,
+            _seconds(w.duration),
+            w.file_size,
+            w.mime_type,
+            w.file_name,
+        )
+    document = message.document
+    if document and (document.mime_type or "").startswith(("audio/", "video/")):
+        return MediaRef(
+            MediaKind.DOCUMENT,
+            document.file_id,
+            document.file_unique_id,
+            None,
+            document.file_size,
+            document.mime_type,
+            document.file_name,
+        )
+    return None
+
+
+async def on_media(update: Update, context: BotContext) -> None:
+    message = update.effective_message
+    if message is None:
+        return
+    media = media_from_message(message)
+    if media is None:
+        return
+    user = update.effective_user
+    origin = Origin(
+        chat_id=message.chat_id, chat_type=message.chat.type, message_id=message.message_id
+    )
+    await context.services.transcription.accept(origin, user.id if user else None, media)
+
+
+async def on_unsupported_document(update: Update, context: BotContext) -> None:
+    if update.effective_message is not None:
+        await update.effective_message.reply_text(texts.UNSUPPORTED_FILE)
+
+
+def media_handlers() -> list[BaseHandler[Update, BotContext, None]]:
+    return [
+        MessageHandler(MEDIA_FILTER, on_media),
+        MessageHandler(
+            filters.UpdateType.MESSAGE & filters.ChatType.PRIVATE & filters.Document.ALL,
+            on_unsupported_document,
+        ),
+    ]

@@ -1,0 +1,25 @@
+import logging
+
+from bot.logging_setup import REDACTED, RedactingFilter
+
+
+def test_filter_redacts_secrets_in_messages_args_and_tracebacks() -> None:
+    token = "123456789:AAHdqTcvCH1vGWJxfSeofSAs0K5PALDsaw1"
+    key = "sk-aiml-0123456789abcdef"
+    redactor = RedactingFilter([token, key])
+    try:
+        raise RuntimeError(f"GET https://api.telegram.org/file/bot{token}/voice/1.oga failed")
+    except RuntimeError:
+        import sys
+
+        record = logging.LogRecord("x", logging.ERROR, __file__, 1, "key=%s", (key,), sys.exc_info())
+    assert redactor.filter(record)
+    assert record.getMessage() == f"key={REDACTED}"
+    assert record.exc_text is not None and token not in record.exc_text
+    assert REDACTED in record.exc_text
+
+
+def test_any_token_shaped_string_is_redacted() -> None:
+    redactor = RedactingFilter([])
+    text = redactor.redact("url bot987654321:ABCdefGHIjklMNOpqrSTUvwxYZ0123456789/getMe")
+    assert "ABCdefGHI" not in text
