@@ -17,6 +17,7 @@ from bot.logging_setup import configure_logging
 from bot.preferences import PreferencesService
 from bot.services import Services
 from bot.settings import Settings
+from bot.stt.aiml_backend import AimlBackend, RetryPolicy
 from bot.stt.backend import SttBackend
 from bot.stt.schedule import PollSchedule
 from bot.tasks import TaskSupervisor
@@ -51,10 +52,12 @@ class BotRuntime:
         *,
         backend: SttBackend | None = None,
         schedule: PollSchedule | None = None,
+        stt_retry: RetryPolicy | None = None,
     ) -> None:
         self.settings = settings
         self._injected_backend = backend
         self.schedule = schedule or PollSchedule()
+        self._stt_retry = stt_retry
         self.application: BotApplication = self._build_application()
         self._session: aiohttp.ClientSession | None = None
         self._database: Database | None = None
@@ -88,12 +91,11 @@ class BotRuntime:
             from bot.local.backend import LocalBackend
 
             return LocalBackend.from_settings(self.settings)
-        from bot.stt.aiml_backend import AimlBackend
         from bot.stt.client import AimlSttClient
 
         assert self.settings.aimlapi_key is not None
         client = AimlSttClient(session, self.settings.aimlapi_base_url, self.settings.aimlapi_key)
-        return AimlBackend(client, self.schedule)
+        return AimlBackend(client, self.schedule, retry=self._stt_retry)
 
     async def start_services(self, application: BotApplication) -> None:
         settings = self.settings
