@@ -14,10 +14,11 @@ from telegram.ext import AIORateLimiter, Application, ApplicationBuilder, Contex
 from bot import texts
 from bot.delivery import DeliveryService
 from bot.logging_setup import configure_logging
+from bot.metering import build_metering
 from bot.preferences import PreferencesService
 from bot.services import Services
 from bot.settings import Settings
-from bot.stt.aiml_backend import AimlBackend, RetryPolicy
+from bot.stt.aiml_backend import AimlBackend, PollPlanner, RetryPolicy
 from bot.stt.backend import SttBackend
 from bot.stt.schedule import PollSchedule
 from bot.tasks import TaskSupervisor
@@ -26,6 +27,7 @@ from bot.transcription import TranscriptionService
 from bot.users import UserService
 from handlers import register_handlers
 from handlers.context import BotContext, BotData
+from storage.clock import Clock, utc_now
 from storage.db import Database
 from storage.jobs import JobRepository
 from storage.preferences import PreferenceRepository
@@ -51,12 +53,15 @@ class BotRuntime:
         settings: Settings,
         *,
         backend: SttBackend | None = None,
-        schedule: PollSchedule | None = None,
+        schedule: PollPlanner | None = None,
         stt_retry: RetryPolicy | None = None,
+        clock: Clock = utc_now,
     ) -> None:
         self.settings = settings
+        # Quota windows, statistics and stored times follow this clock (injectable for tests).
+        self.clock = clock
         self._injected_backend = backend
-        self.schedule = schedule or PollSchedule()
+        self.schedule: PollPlanner = schedule or PollSchedule()
         self._stt_retry = stt_retry
         self.application: BotApplication = self._build_application()
         self._session: aiohttp.ClientSession | None = None
@@ -102,7 +107,7 @@ class BotRuntime:
         self._session = aiohttp.ClientSession(timeout=STT_HTTP_TIMEOUT)
         self._database = await Database.open(settings.database_path)
         self.backend = self._make_backend(self._session)
-        jobs = JobRepository(self._database)
+        jobs = JobRepository(self._database, self.clock)
         gateway = ChatGateway(application.bot)
         supervisor = TaskSupervisor(settings.max_concurrent_transfers)
         preferences = PreferencesService(
@@ -110,6 +115,15 @@ class BotRuntime:
             default_model=settings.default_model,
             allowed_models=settings.allowed_models,
             local_backend=settings.backend == "local",
+        )
+        users = UserRepository(self._database, self.clock)
+        metering = build_metering(
+            self._database,
+            settings,
+            gateway=gateway,
+            preferences=preferences,
+            users=users,
+            clock=self.clock,
         )
         transcription = TranscriptionService(
             jobs=jobs,
@@ -120,13 +134,20 @@ class BotRuntime:
             supervisor=supervisor,
             max_file_bytes=settings.max_file_bytes,
             job_timeout=settings.job_timeout_seconds,
+            clock=self.clock,
+            admission=metering.admission,
         )
         self.services = Services(
             settings=settings,
-            users=UserService(UserRepository(self._database)),
+            users=UserService(users),
             preferences=preferences,
             transcription=transcription,
             supervisor=supervisor,
+            access=metering.access,
+            quota=metering.quota,
+            admin=metering.admin,
+            groups=metering.groups,
+            account=metering.account,
         )
         application.bot_data.services = self.services
         await application.bot.set_my_commands(

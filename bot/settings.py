@@ -13,6 +13,8 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Literal, TypeVar
 
+from bot.stt.catalogue import aiml_models
+
 Backend = Literal["aiml", "local"]
 AccessMode = Literal["open", "allowlist"]
 
@@ -88,6 +90,9 @@ class Settings:
             "DEFAULT_MODEL", DEFAULT_AIML_MODEL if backend == "aiml" else f"local/{local_model}"
         )
         local_dir = reader.optional("LOCAL_MODEL_DIR")
+        allowed_models = reader.csv("ALLOWED_MODELS")
+        if backend == "aiml":
+            _check_aiml_models(default_model, allowed_models)
         return cls(
             telegram_bot_token=reader.required("TELEGRAM_BOT_TOKEN"),
             aimlapi_key=key,
@@ -97,7 +102,7 @@ class Settings:
             default_model=default_model,
             log_level=reader.choice("LOG_LEVEL", "INFO", LOG_LEVELS, upper=True),
             backend=backend,
-            allowed_models=reader.csv("ALLOWED_MODELS"),
+            allowed_models=allowed_models,
             local_model=local_model,
             local_model_dir=Path(local_dir) if local_dir else None,
             local_workers=reader.integer("LOCAL_WORKERS", 1, minimum=1),
@@ -115,6 +120,16 @@ class Settings:
             max_jobs_per_minute=reader.integer("MAX_JOBS_PER_MINUTE", 10, minimum=1),
             cache_ttl_hours=reader.number("CACHE_TTL_HOURS", 24.0, minimum=0.0),
         )
+
+
+def _check_aiml_models(default_model: str, allowed: tuple[str, ...]) -> None:
+    # A mistyped id would otherwise be dropped silently, and users would miss a model.
+    known = {spec.id for spec in aiml_models()}
+    unknown = [model_id for model_id in allowed if model_id not in known]
+    if unknown:
+        raise SettingsError(f"ALLOWED_MODELS names unknown model ids: {', '.join(unknown)}")
+    if default_model not in known:
+        raise SettingsError(f"DEFAULT_MODEL {default_model!r} is not an AIML model id")
 
 
 def local_extra_installed() -> bool:

@@ -14,7 +14,7 @@ from collections.abc import Awaitable, Callable, Sequence
 from typing import TypeVar
 
 from telegram import Bot, InlineKeyboardButton, InlineKeyboardMarkup, ReplyParameters
-from telegram.constants import ChatAction
+from telegram.constants import ChatAction, ChatMemberStatus
 from telegram.error import BadRequest, Forbidden, NetworkError, TelegramError, TimedOut
 
 log = logging.getLogger(__name__)
@@ -148,6 +148,26 @@ class ChatGateway:
             idempotent=False,
         )
         return message.message_id
+
+    @property
+    def bot_id(self) -> int:
+        return self._bot.id
+
+    async def is_chat_admin(self, chat_id: int, user_id: int) -> bool:
+        """Whether the user is the chat's creator or one of its administrators (getChatMember)."""
+        try:
+            member = await self._retrying(
+                lambda: self._bot.get_chat_member(chat_id, user_id), idempotent=True
+            )
+        except (BadRequest, ChatUnavailableError):
+            return False  # not a member, no such chat, or we were removed from it
+        return member.status in (ChatMemberStatus.OWNER, ChatMemberStatus.ADMINISTRATOR)
+
+    async def bot_can_read_all_group_messages(self) -> bool:
+        """getMe's can_read_all_group_messages (privacy mode off), asked afresh each time:
+        the operator can change it in BotFather while the bot runs."""
+        me = await self._retrying(self._bot.get_me, idempotent=True)
+        return bool(me.can_read_all_group_messages)
 
     async def chat_action(self, chat_id: int, action: str = ChatAction.TYPING) -> None:
         """Best effort: a missing 'typing…' must never fail a job."""

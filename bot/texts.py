@@ -31,6 +31,7 @@ COMMAND_DESCRIPTIONS: tuple[tuple[str, str], ...] = (
     ("settings", "Timestamps, speakers, files"),
     ("usage", "Your quota and usage"),
     ("forget", "Delete your data"),
+    ("transcribe", "Reply to a voice note with this to transcribe it"),
 )
 
 TRANSCRIBING = "Transcribing…"
@@ -61,6 +62,10 @@ FAILURES: dict[str, str] = {
     "rate_limited": "Sorry, the speech-to-text service is busy. Please try again in a minute.",
     "unsupported_model": "Sorry, the chosen model is not available. Pick another one with /model.",
     "internal": "Sorry, something went wrong on my side. Please try again.",
+    "quota": (
+        "Sorry, this recording does not fit in your quota. /usage shows what is left and when "
+        "it resets."
+    ),
 }
 
 
@@ -73,3 +78,238 @@ UNSUPPORTED_FILE = (
     "send it as an audio file or a voice message."
 )
 TEXT_HINT = "Send me a voice message, an audio file or a video, and I will transcribe it."
+
+# --- quotas, access, admins, /forget, groups (bot/reports.py fills these in) -------------
+
+UNIT_DAYS = "{n} d"
+UNIT_HOURS = "{n} h"
+UNIT_MINUTES = "{n} min"
+UNIT_SECONDS = "{n} s"
+MOMENT = "{day} {month} {year}, {time} UTC (in {until})"
+MONTH_NAMES = (
+    "January",
+    "February",
+    "March",
+    "April",
+    "May",
+    "June",
+    "July",
+    "August",
+    "September",
+    "October",
+    "November",
+    "December",
+)
+UNLIMITED = "unlimited"
+
+ACCESS_REFUSED_PRIVATE = (
+    "Sorry, this bot is private: it works only for people its operator has allowed.\n\n"
+    "If you know the operator, send them your user id: {user_id}"
+)
+ACCESS_REFUSED_GROUP = (
+    "Sorry, this bot is private, and it is not open to this group.\n\n"
+    "If you know its operator, ask them to allow this group (chat id {chat_id}){user_part}."
+)
+ACCESS_REFUSED_GROUP_USER = " or you (user id {user_id})"
+
+QUOTA_PERIODS = {"day": "daily", "month": "monthly"}
+QUOTA_EXCEEDED = (
+    "Sorry, this recording does not fit in your {period} quota, so I have not transcribed it.\n\n"
+    "It is {needed} long. You have used {used} of {limit}, so {left} are left.\n"
+    "The {period} quota resets on {resets}."
+)
+FLOOD_IN_FLIGHT = (
+    "You already have {limit} recordings being transcribed. Please send this one again when "
+    "one of them is done."
+)
+FLOOD_PER_MINUTE = (
+    "That is more than {limit} recordings in a minute. Please wait {wait} and send this one "
+    "again."
+)
+
+USAGE = (
+    "Your usage\n\n"
+    "Today: {day_used} used of {day_limit}, {day_left} left.\n"
+    "Resets on {day_resets}.\n\n"
+    "This month: {month_used} used of {month_limit}, {month_left} left.\n"
+    "Resets on {month_resets}.\n\n"
+    "Model: {model}"
+)
+USAGE_ADMIN = "You are an admin: quotas do not limit you."
+
+FORGET_CONFIRM = (
+    "Delete everything I store about you: your profile, settings, history and totals?\n\n"
+    "This cannot be undone. What you used today and this month stays counted, anonymously, "
+    "until the month ends, so this does not reset your quota."
+)
+FORGET_YES = "Yes, delete it"
+FORGET_NO = "Cancel"
+FORGET_DONE = "Done: I deleted your profile, settings, history and totals."
+FORGET_CANCELLED = "Nothing was deleted."
+FORGET_NOT_YOURS = "This button is for the person who asked."
+
+ADMIN_STATS = (
+    "Users: {users} ({active} active today)\n"
+    "Jobs: {jobs_today} today, {jobs_total} in total\n"
+    "Audio: {seconds_today} today, {seconds_total} in total\n"
+    "Failures: {failures_today} today, {failures_total} in total\n"
+    "Refused (quota or flood): {refused_today} today, {refused_total} in total\n"
+    "Answered from the cache: {cached_today} today, {cached_total} in total\n\n"
+    "By model:\n{models}"
+)
+ADMIN_STATS_MODEL = "• {model}: {jobs} jobs, {seconds}, {cached} from the cache"
+ADMIN_STATS_NO_MODELS = "• none yet"
+ADMIN_USER = (
+    "User {user_id}\n"
+    "Name: {name}\n"
+    "Username: {username}\n"
+    "Language: {language}\n"
+    "First seen: {first_seen}\n"
+    "Last seen: {last_seen}\n"
+    "Status: {status}\n\n"
+    "Today: {day_used} of {day_limit}\n"
+    "This month: {month_used} of {month_limit}\n"
+    "Quota override: daily {daily_override}, monthly {monthly_override}\n\n"
+    "Totals: {jobs} jobs, {seconds}, {cached} from the cache\n{models}"
+)
+ADMIN_USER_UNKNOWN = "I have no record of user {user_id}."
+ADMIN_USER_NO_RECORD = "(no record)"
+ADMIN_USER_MODEL = "• {model}: {jobs} jobs, {seconds}"
+ADMIN_NONE = "—"
+ADMIN_DEFAULT = "default"
+ADMIN_STATUS_ADMIN = "admin"
+ADMIN_STATUS_BANNED = "banned"
+ADMIN_STATUS_ALLOWED = "allowed"
+ADMIN_STATUS_DENIED = "denied"
+ADMIN_STATUS_NORMAL = "normal"
+ADMIN_QUOTA_SET = "Quota for {subject_id}: daily {daily}, monthly {monthly}."
+ADMIN_BANNED = "Banned {subject_id}: I ignore them from now on."
+ADMIN_UNBANNED = "Unbanned {subject_id}."
+ADMIN_ALLOWED = "Allowed {subject_id}."
+ADMIN_DENIED = "Denied {subject_id}."
+ADMIN_OPEN_MODE_NOTE = (
+    "\nNote: ACCESS_MODE is open, so this matters only in allowlist mode. /ban blocks someone "
+    "now."
+)
+ADMIN_USAGE: dict[str, str] = {
+    "user": "Usage: /user <id>",
+    "quota": (
+        "Usage: /quota <id> <daily> [monthly]\nSeconds of audio; 0 means unlimited, 'default' "
+        "goes back to the operator's default."
+    ),
+    "ban": "Usage: /ban <id>",
+    "unban": "Usage: /unban <id>",
+    "allow": "Usage: /allow <id>",
+    "deny": "Usage: /deny <id>",
+}
+
+GROUP_MODES_HELP = (
+    "In this group I transcribe: {mode}.\n\n"
+    "/groupmode auto – every voice note, audio and video note posted here\n"
+    "/groupmode mention – only those someone replies to with /transcribe or a mention of me\n"
+    "/groupmode off – nothing\n\n"
+    "Only the group's administrators can change this."
+)
+GROUP_MODE_NAMES = {
+    "auto": "every recording (auto)",
+    "mention": "recordings I am asked for (mention)",
+    "off": "nothing (off)",
+}
+GROUP_MODE_SET = "Done. In this group I now transcribe: {mode}."
+GROUP_MODE_NOT_ADMIN = "Only the group's administrators can change this."
+GROUP_MODE_PRIVATE = "/groupmode works in groups. Here I transcribe everything you send me."
+GROUP_MODE_BLIND = (
+    "\n\nWarning: I cannot see ordinary messages in this group yet, so I will not notice "
+    "voice notes. Either make me an administrator, or turn my privacy mode off (BotFather: "
+    "/setprivacy, Disable) and add me to the group again. Until then, reply to a voice note "
+    "with /transcribe."
+)
+GROUP_OFF = (
+    "Transcription is turned off in this group. An administrator can change that with "
+    "/groupmode."
+)
+TRANSCRIBE_HINT = "Reply to a voice note, audio file or video note with /transcribe."
+
+# --- /model, /language, /settings and "Try another model" ---------------------------------
+
+CURRENT_MARK = "✓ "
+VENDOR_HEADER = "— {vendor} —"
+MODEL_MENU = "Choose the speech-to-text model. Now: {current}.\n\n{families}"
+MODEL_SET = "Model set to {name} ({model_id})."
+MODEL_UNKNOWN = (
+    "I don't know the model “{model_id}”. These are the ones you can choose:\n{ids}\n\n"
+    "Send /model without anything after it to pick from a keyboard."
+)
+MODEL_GONE = "That model is not available any more. Send /model to see the current list."
+LANGUAGE_WARNING = (
+    "Note: {model} cannot transcribe {language}, so it will use {fallback} instead. "
+    "Change it with /language or /model."
+)
+FALLBACK_ENGLISH = "English"
+FALLBACK_DETECTION = "automatic language detection"
+
+LANGUAGE_AUTO = "automatic detection"
+LANGUAGE_AUTO_BUTTON = "🌐 Automatic"
+LANGUAGE_MENU = (
+    "Which language is your audio in? Now: {current}.\n\n"
+    "Choose below, or type a code, for example /language de or /language pt-BR."
+)
+LANGUAGE_SET = "Language set to {language}."
+LANGUAGE_INVALID = (
+    "“{raw}” is not a language code I know. Use a two-letter ISO 639-1 code, optionally with "
+    "a region, for example:\n/language de\n/language pt-BR\n/language auto"
+)
+# Names in the language itself, so a speaker recognises theirs on the keyboard.
+LANGUAGE_NAMES: dict[str, str] = {
+    "ar": "العربية",
+    "de": "Deutsch",
+    "en": "English",
+    "es": "Español",
+    "fr": "Français",
+    "hi": "हिन्दी",
+    "it": "Italiano",
+    "ja": "日本語",
+    "nl": "Nederlands",
+    "pl": "Polski",
+    "pt": "Português",
+    "ru": "Русский",
+    "tr": "Türkçe",
+    "uk": "Українська",
+    "zh": "中文",
+}
+
+SETTINGS = (
+    "Your settings\nModel: {model}\nLanguage: {language}\n\n"
+    "Tap an option to switch it. A file is sent alongside the text."
+)
+SETTINGS_LIMITS = "Not every model can do everything:"
+SETTINGS_LIMIT_LINE = "• {family}: {missing}."
+SETTINGS_SAVED = "Saved."
+MISSING_TIMINGS = "no timestamps and no .srt file (it returns no word timings)"
+MISSING_SPEAKERS = "no speaker labels"
+MISSING_LANGUAGE = "no detected language"
+FAMILY_NAMES: dict[str, str] = {
+    "deepgram": "Deepgram (Nova-2, Whisper)",
+    "assemblyai": "AssemblyAI",
+    "openai": "OpenAI GPT-4o",
+    "local": "Local Whisper",
+}
+TOGGLE_LABELS: dict[str, str] = {
+    "timestamps": "Timestamps",
+    "speakers": "Speaker labels",
+    "show_language": "Show the language",
+}
+TOGGLE_ON = "✅ {label}"
+TOGGLE_OFF = "▫️ {label}"
+ATTACH_LABELS: dict[str, str] = {"none": "No file", "srt": ".srt file", "txt": ".txt file"}
+
+SRT_CAPTION = "Subtitles (.srt)"
+TXT_CAPTION = "Transcript (.txt)"
+TRY_ANOTHER_MODEL = "🔁 Try another model"
+REDO_MENU = "Transcribe this again with which model? It was done with {model}."
+REDO_STARTED = "Transcribing again with {model}…"
+REDO_DUPLICATE = "This was already transcribed again with {model}."
+REDO_REFUSALS: dict[str, str] = {
+    "gone": "I no longer have this recording. Please send it again.",
+    "not_yours": "Only the person who sent this recording can have it transcribed again.",
+}

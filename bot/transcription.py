@@ -14,8 +14,10 @@ from dataclasses import dataclass
 from datetime import UTC, datetime
 
 from bot import texts
+from bot.admission import AdmissionPolicy, NoAdmission
 from bot.delivery import DeliveryService, plan_delivery
-from bot.media import MediaRef, Origin
+from bot.keyboards import try_another_buttons
+from bot.media import MediaKind, MediaRef, Origin
 from bot.preferences import Choice, PreferencesService
 from bot.rendering import OutputOptions
 from bot.stt import errors as stt_errors
@@ -29,6 +31,7 @@ from bot.telegram_gateway import (
     DownloadError,
     FileTooBigError,
 )
+from bot.transcript_output import attachments_for, with_known_language
 from storage.jobs import Job, JobRepository, JobState, NewJob
 
 log = logging.getLogger(__name__)
@@ -91,7 +94,10 @@ class TranscriptionService:
         max_file_bytes: int,
         job_timeout: float,
         clock: Clock = lambda: datetime.now(UTC),
+        admission: AdmissionPolicy | None = None,
     ) -> None:
+        # Access, the transcript cache and the quota (bot/admission.py); none by default.
+        self._admission: AdmissionPolicy = admission or NoAdmission()
         self._jobs = jobs
         self._backend = backend
         self._gateway = gateway
@@ -112,6 +118,13 @@ class TranscriptionService:
         dedupe_key: str | None = None,
     ) -> Accepted:
         """Persist the job, post the status message, and start the work in the background."""
+        gate = await self._admission.screen(origin, user_id)
+        if not gate.proceed:
+            if gate.reply is not None:
+                await self._gateway.send_text(
+                    origin.chat_id, gate.reply, reply_to=origin.message_id
+                )
+            return Accepted(job=None, refused=gate.reply)
         if media.file_size is not None and media.file_size > self._max_file_bytes:
             text = texts.FILE_TOO_BIG.format(
                 size_mb=media.file_size / 1e6, limit_mb=self._max_file_bytes / 1e6
@@ -136,12 +149,32 @@ class TranscriptionService:
             language=choice.language,
             options=choice.options.to_dict(),
         )
+        cached = await self._admission.cached_text(new_job)
         job = await self._jobs.insert(new_job)
         if job is None:
             log.info("ignoring a repeated request %s", new_job.dedupe_key)
             return Accepted(job=None)
+        if cached is not None:
+            return await self._answer_from_cache(job, cached)
+        refusal = await self._admission.reserve(job)
+        if refusal is not None:
+            # Refused before anything reached the API: the job ends here, failed and unpaid.
+            await self._jobs.mark_failing(job.id, "quota")
+            await self._jobs.mark_failed(job.id)
+            await self._gateway.send_text(origin.chat_id, refusal, reply_to=origin.message_id)
+            return Accepted(job=None, refused=refusal)
         await self._gateway.chat_action(origin.chat_id)
         job = await self._delivery.post_status(job)
+        self._start(job)
+        return Accepted(job=job)
+
+    async def _answer_from_cache(self, job: Job, text: str) -> Accepted:
+        """The same file was transcribed with this model and language lately: answer with that
+        text at once, with no API call and no quota charge (the job has no reservation)."""
+        transcript = Transcript(text=text, language=job.language)
+        job = await self._jobs.mark_transcribed(job.id, transcript.to_json())
+        await self._admission.record_cache_hit(job)
+        log.info("job %d answered from the transcript cache", job.id)
         self._start(job)
         return Accepted(job=job)
 
@@ -199,10 +232,17 @@ class TranscriptionService:
         )
 
     async def _submit(self, job: Job) -> Job:
+        # Nothing reaches the API without a reservation: a job resumed after a crash between
+        # insert and reserve, or started outside accept(), reserves here.
+        if not await self._admission.ensure_reserved(job):
+            raise _JobFailure("quota")
         async with self._supervisor.transfer_slots:
             data = await self._gateway.download(job.file_id)
             if len(data) > self._max_file_bytes:
                 raise FileTooBigError(f"{len(data)} bytes")
+            # The declared duration is the sender's word; the file may say otherwise.
+            if not await self._admission.check_measured(job, data):
+                raise _JobFailure("quota")
             media = MediaRef(
                 kind=job.media_kind,  # type: ignore[arg-type]
                 file_id=job.file_id,
@@ -239,6 +279,9 @@ class TranscriptionService:
 
     async def _finish(self, job: Job) -> None:
         """Tell the user: deliver the transcript or the failure, retrying Telegram hiccups."""
+        # Settle the quota first: the API's work is done (or failed) whether or not delivery
+        # succeeds. Idempotent, so a job finished again after a restart is not charged twice.
+        await self._admission.settle(job)
         for attempt in range(1, DELIVERY_ATTEMPTS + 1):
             try:
                 if job.state == JobState.TRANSCRIBED:
@@ -265,11 +308,79 @@ class TranscriptionService:
 
     async def _deliver(self, job: Job) -> None:
         assert job.transcript is not None
-        transcript = Transcript.from_json(job.transcript)
-        steps = plan_delivery(transcript, OutputOptions.from_dict(job.options), buttons=None)
+        options = OutputOptions.from_dict(job.options)
+        transcript = with_known_language(
+            Transcript.from_json(job.transcript), get_model(job.model), job.language
+        )
+        # "Try another model" only makes sense where there is another model to try.
+        buttons = try_another_buttons(job.id) if len(self._preferences.offered) > 1 else None
+        steps = plan_delivery(
+            transcript,
+            options,
+            buttons=buttons,
+            attachments=attachments_for(transcript, options),
+        )
         job = await self._delivery.run_steps(job, steps)
         await self._jobs.mark_delivered(job.id)
         log.info("job %d delivered in %d step(s)", job.id, len(steps))
+
+    # --- re-transcription ("Try another model") -------------------------------------------
+
+    async def redo_source(self, job_id: int, user_id: int) -> Job:
+        """The job whose recording `user_id` wants transcribed again; RedoRefusedError if not."""
+        job = await self._jobs.get(job_id)
+        if job is None:
+            raise RedoRefusedError("gone")
+        if not may_redo(job, user_id):
+            raise RedoRefusedError("not_yours")
+        return job
+
+    async def retranscribe(self, job_id: int, model_id: str, user_id: int) -> Accepted:
+        """A new job on the same recording (its stored file_id) with another model.
+
+        It answers the original message, with the user's current language and output options.
+        Raises RedoRefusedError, and UnknownModelError / ModelNotOfferedError for a model this
+        bot does not offer.
+        """
+        source = await self.redo_source(job_id, user_id)
+        model = self._preferences.offered_model(model_id)
+        current = await self._preferences.choice_for(user_id)
+        choice = Choice(model=model, language=current.language, options=current.options)
+        origin = Origin(source.chat_id, source.chat_type, source.message_id)
+        language = choice.language or "auto"
+        return await self.accept(
+            origin,
+            user_id,
+            _media_of(source),
+            choice=choice,
+            dedupe_key=f"redo:{source.chat_id}:{source.message_id}:{model.id}:{language}",
+        )
+
+
+class RedoRefusedError(Exception):
+    """A re-transcription is refused; `reason` is a key of texts.REDO_REFUSALS."""
+
+    def __init__(self, reason: str) -> None:
+        super().__init__(reason)
+        self.reason = reason
+
+
+def may_redo(job: Job, user_id: int) -> bool:
+    # In a group only the sender may spend a transcription on their recording again; in a
+    # private chat the chat is the user's own.
+    return job.user_id == user_id or (job.chat_type == "private" and job.chat_id == user_id)
+
+
+def _media_of(job: Job) -> MediaRef:
+    return MediaRef(
+        kind=MediaKind(job.media_kind),
+        file_id=job.file_id,
+        file_unique_id=job.file_unique_id,
+        duration=job.duration,
+        file_size=job.file_size,
+        mime_type=job.mime_type,
+        file_name=job.file_name,
+    )
 
 
 def _describe(error: BaseException) -> str:

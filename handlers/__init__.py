@@ -7,19 +7,41 @@ from typing import Any
 from telegram import Update
 from telegram.ext import Application
 
+from handlers.access import access_handlers
+from handlers.account import account_handlers
+from handlers.admin import admin_handlers
 from handlers.commands import command_handlers, fallback_handlers
 from handlers.context import BotContext, BotData
 from handlers.errors import on_error
+from handlers.groups import group_handlers
+from handlers.language import language_handlers
 from handlers.media import media_handlers
+from handlers.models import model_handlers
+from handlers.settings import settings_handlers
 from handlers.users import user_handlers
 
-# Group -1 runs first for every update (recording the user); group 0 holds the features.
+# Group -2 drops updates from banned users and chats; group -1 records the user; group 0 holds
+# the features.
+ACCESS_GROUP = -2
 RECORD_GROUP = -1
 
 
 def register_handlers(application: Application[Any, BotContext, Any, Any, BotData, Any]) -> None:
+    application.add_handlers(access_handlers(), group=ACCESS_GROUP)
     application.add_handlers(user_handlers(), group=RECORD_GROUP)
-    application.add_handlers([*command_handlers(), *media_handlers(), *fallback_handlers()])
+    application.add_handlers(
+        [
+            *admin_handlers(application.bot_data),
+            *account_handlers(),
+            *group_handlers(),
+            *command_handlers(),
+            *model_handlers(),
+            *language_handlers(),
+            *settings_handlers(),
+            *media_handlers(),
+            *fallback_handlers(),
+        ]
+    )
     application.add_error_handler(on_error)
 
 

@@ -5,11 +5,13 @@ from __future__ import annotations
 from datetime import timedelta
 
 from telegram import Message, Update
+from telegram.constants import ChatType
 from telegram.ext import BaseHandler, MessageHandler, filters
 
 from bot import texts
 from bot.media import MediaKind, MediaRef, Origin
 from handlers.context import BotContext
+from handlers.senders import is_from_a_bot, requester_id
 
 # New messages only: edits and channel posts of the same media must not start a second job.
 MEDIA_FILTER = filters.UpdateType.MESSAGE & (
@@ -95,13 +97,17 @@ async def on_media(update: Update, context: BotContext) -> None:
     if message is None:
         return
     media = media_from_message(message)
-    if media is None:
+    if media is None or is_from_a_bot(message):
         return
-    user = update.effective_user
+    # In a group, only auto mode transcribes every recording (see bot/groups.py).
+    if message.chat.type != ChatType.PRIVATE and not (
+        await context.services.groups.transcribes_everything(message.chat_id)
+    ):
+        return
     origin = Origin(
         chat_id=message.chat_id, chat_type=message.chat.type, message_id=message.message_id
     )
-    await context.services.transcription.accept(origin, user.id if user else None, media)
+    await context.services.transcription.accept(origin, requester_id(message), media)
 
 
 async def on_unsupported_document(update: Update, context: BotContext) -> None:

@@ -38,5 +38,7 @@ def test_very_long_transcript_becomes_a_document() -> None:
 def test_plan_is_deterministic() -> None:
     transcript = Transcript(text=" ".join(["abc"] * 3000))
     first = plan_delivery(transcript, OutputOptions(), buttons=BUTTONS)
-    again = plan_delivery(Transcript.from_json(transcript.to_json()), OutputOptions(), buttons=BUTTONS)
+    again = plan_delivery(
+        Transcript.from_json(transcript.to_json()), OutputOptions(), buttons=BUTTONS
+    )
     assert first == again

@@ -119,8 +119,15 @@ class BotProcess:
     async def start(self) -> None:
         log = self.log_path.open("ab")
         self.process = await asyncio.create_subprocess_exec(
-            sys.executable, "-m", "bot", "run", env=self._env, cwd=ROOT,
-            stdin=asyncio.subprocess.DEVNULL, stdout=log, stderr=log,
+            sys.executable,
+            "-m",
+            "bot",
+            "run",
+            env=self._env,
+            cwd=ROOT,
+            stdin=asyncio.subprocess.DEVNULL,
+            stdout=log,
+            stderr=log,
         )
         log.close()
 
@@ -129,11 +136,11 @@ class BotProcess:
         if self.process.returncode is None:
             self.process.send_signal(signal.SIGKILL)
 
-    async def terminate(self, timeout: float = 15.0) -> int:
+    async def terminate(self, limit: float = 15.0) -> int:
         assert self.process is not None
         if self.process.returncode is None:
             self.process.send_signal(signal.SIGTERM)
-        return await asyncio.wait_for(self.process.wait(), timeout)
+        return await asyncio.wait_for(self.process.wait(), limit)
 
     async def wait_killed(self) -> None:
         assert self.process is not None

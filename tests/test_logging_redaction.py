@@ -12,7 +12,9 @@ def test_filter_redacts_secrets_in_messages_args_and_tracebacks() -> None:
     except RuntimeError:
         import sys
 
-        record = logging.LogRecord("x", logging.ERROR, __file__, 1, "key=%s", (key,), sys.exc_info())
+        record = logging.LogRecord(
+            "x", logging.ERROR, __file__, 1, "key=%s", (key,), sys.exc_info()
+        )
     assert redactor.filter(record)
     assert record.getMessage() == f"key={REDACTED}"
     assert record.exc_text is not None and token not in record.exc_text

@@ -19,7 +19,9 @@ def test_poll_times_increase_and_respect_minimum_interval() -> None:
 def test_dense_window_surrounds_the_prediction() -> None:
     schedule = PollSchedule()
     expected, spread = schedule.predict("m", 20)
-    inside = [t for t in schedule.poll_times("m", 20) if expected - spread <= t <= expected + spread]
+    inside = [
+        t for t in schedule.poll_times("m", 20) if expected - spread <= t <= expected + spread
+    ]
     assert len(inside) >= 4
 
 
@@ -63,3 +65,21 @@ def test_unknown_duration_uses_a_wide_window() -> None:
     for _ in range(10):
         schedule.observe("m", 30, 7.0)
     assert schedule.predict("m", None)[1] > schedule.predict("m", 30)[1]
+
+
+def test_a_linear_job_time_is_learnt() -> None:
+    schedule = PollSchedule()
+    _, initial_spread = schedule.predict("m", 100)
+    for duration in (5, 20, 40, 80, 120, 200):
+        schedule.observe("m", duration, 0.8 + 0.25 * duration)
+    expected, spread = schedule.predict("m", 100)
+    assert abs(expected - 25.8) < 0.01
+    assert spread < initial_spread / 3
+
+
+def test_noise_without_a_slope_falls_back_to_scaling_the_prior() -> None:
+    schedule = PollSchedule()
+    for duration, took in ((10, 9.0), (20, 4.0), (30, 2.0)):  # longer is faster: not a line
+        schedule.observe("m", duration, took)
+    expected, _ = schedule.predict("m", 20)
+    assert 2.0 < expected < 9.0

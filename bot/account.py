@@ -1,0 +1,43 @@
+"""A user's own view of their account: /usage, and /forget."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+from bot.preferences import PreferencesService
+from bot.quota import QuotaService
+from bot.quota_math import QuotaStatus
+from storage.forget import ForgetRepository
+
+
+@dataclass(frozen=True, slots=True)
+class UsageView:
+    quota: QuotaStatus
+    model: str  # the model the user's next recording goes to, as shown to people
+    admin: bool
+
+
+class AccountService:
+    def __init__(
+        self,
+        *,
+        quota: QuotaService,
+        preferences: PreferencesService,
+        forgetting: ForgetRepository,
+    ) -> None:
+        self._quota = quota
+        self._preferences = preferences
+        self._forgetting = forgetting
+
+    async def usage(self, user_id: int) -> UsageView:
+        choice = await self._preferences.choice_for(user_id)
+        return UsageView(
+            quota=await self._quota.status(user_id),
+            model=f"{choice.model.display_name} ({choice.model.id})",
+            admin=self._quota.is_admin(user_id),
+        )
+
+    async def forget(self, user_id: int) -> None:
+        """Delete the user's record, settings, history and totals. Their quota usage stays,
+        anonymous, until its window ends (see storage/forget.py)."""
+        await self._forgetting.forget(user_id)

@@ -1,0 +1,110 @@
+"""What the operator's admins can see and change: statistics, a user's record, the rules."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+from bot import quota_math
+from bot.access import AccessService
+from bot.quota import QuotaService
+from bot.quota_math import QuotaStatus
+from storage.access import AccessRule
+from storage.clock import Clock, utc_now
+from storage.quota import stats_day
+from storage.stats import ModelUsage, StatsRepository, UsageTotals, UserCounts
+from storage.users import UserRecord, UserRepository
+
+
+@dataclass(frozen=True, slots=True)
+class StatsReport:
+    users: UserCounts
+    today: UsageTotals
+    total: UsageTotals
+    models: list[ModelUsage]
+
+
+@dataclass(frozen=True, slots=True)
+class UserReport:
+    user_id: int
+    record: UserRecord | None
+    rule: AccessRule
+    is_admin: bool
+    quota: QuotaStatus
+    models: list[ModelUsage]
+
+
+class AdminService:
+    def __init__(
+        self,
+        *,
+        stats: StatsRepository,
+        users: UserRepository,
+        access: AccessService,
+        quota: QuotaService,
+        clock: Clock = utc_now,
+    ) -> None:
+        self._stats = stats
+        self._users = users
+        self._access = access
+        self._quota = quota
+        self._clock = clock
+
+    def is_admin(self, user_id: int | None) -> bool:
+        return self._access.is_admin(user_id)
+
+    @property
+    def open_mode(self) -> bool:
+        return self._access.mode == "open"
+
+    async def stats(self) -> StatsReport:
+        now = self._clock()
+        return StatsReport(
+            users=await self._stats.user_counts(quota_math.day_window(now).start),
+            today=await self._stats.usage(stats_day(now)),
+            total=await self._stats.usage(None),
+            models=await self._stats.by_model(),
+        )
+
+    async def user(self, user_id: int) -> UserReport | None:
+        """A user's (or a chat's) record, rules and usage; None when we know nothing of them."""
+        record = await self._users.get(user_id)
+        rule = await self._access.rule(user_id)
+        quota = await self._quota.status(user_id)
+        models = await self._stats.user_by_model(user_id)
+        known = (
+            record is not None
+            or rule != AccessRule(user_id)
+            or quota.month_used > 0
+            or bool(models)
+        )
+        if not known:
+            return None
+        return UserReport(
+            user_id=user_id,
+            record=record,
+            rule=rule,
+            is_admin=self._access.is_admin(user_id),
+            quota=quota,
+            models=models,
+        )
+
+    async def set_quota(
+        self, subject_id: int, daily: int | None, monthly: int | None, *, keep_monthly: bool
+    ) -> AccessRule:
+        """Override a quota (None: back to the default); keep_monthly leaves that one alone."""
+        if keep_monthly:
+            monthly = (await self._access.rule(subject_id)).monthly_seconds
+        await self._access.set_quota(subject_id, daily, monthly)
+        return await self._access.rule(subject_id)
+
+    async def ban(self, subject_id: int) -> None:
+        await self._access.set_banned(subject_id, True)
+
+    async def unban(self, subject_id: int) -> None:
+        await self._access.set_banned(subject_id, False)
+
+    async def allow(self, subject_id: int) -> None:
+        await self._access.set_allowed(subject_id, True)
+
+    async def deny(self, subject_id: int) -> None:
+        await self._access.set_allowed(subject_id, False)

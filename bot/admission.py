@@ -1,0 +1,131 @@
+"""What the transcription pipeline asks before and after a job: access, cache, quota.
+
+TranscriptionService calls these at fixed points: `screen` first, `cached_text` before a job
+is created, `reserve` once it exists (nothing goes to the API without a reservation), the
+`ensure_reserved` / `check_measured` pair around the download, and `settle` at the end.
+"""
+
+from __future__ import annotations
+
+import logging
+from dataclasses import dataclass
+from typing import Protocol
+
+from bot import reports
+from bot.access import AccessService, Verdict
+from bot.audio_duration import measure_duration
+from bot.cache import TranscriptCache
+from bot.media import Origin
+from bot.quota import QuotaService
+from bot.stt.types import Transcript
+from storage.clock import Clock, utc_now
+from storage.jobs import Job, JobState, NewJob
+
+log = logging.getLogger(__name__)
+
+
+@dataclass(frozen=True, slots=True)
+class Gate:
+    proceed: bool
+    reply: str | None = None  # what to tell the sender, if anything
+
+
+class AdmissionPolicy(Protocol):
+    async def screen(self, origin: Origin, user_id: int | None) -> Gate: ...
+
+    async def cached_text(self, job: NewJob) -> str | None: ...
+
+    async def record_cache_hit(self, job: Job) -> None: ...
+
+    async def reserve(self, job: Job) -> str | None:
+        """None when admitted, else the reply that explains the refusal."""
+        ...
+
+    async def ensure_reserved(self, job: Job) -> bool: ...
+
+    async def check_measured(self, job: Job, data: bytes) -> bool: ...
+
+    async def settle(self, job: Job) -> None: ...
+
+
+class NoAdmission:
+    """Admits everything and meters nothing: for a pipeline built without quotas."""
+
+    async def screen(self, origin: Origin, user_id: int | None) -> Gate:
+        return Gate(proceed=True)
+
+    async def cached_text(self, job: NewJob) -> str | None:
+        return None
+
+    async def record_cache_hit(self, job: Job) -> None:
+        return None
+
+    async def reserve(self, job: Job) -> str | None:
+        return None
+
+    async def ensure_reserved(self, job: Job) -> bool:
+        return True
+
+    async def check_measured(self, job: Job, data: bytes) -> bool:
+        return True
+
+    async def settle(self, job: Job) -> None:
+        return None
+
+
+class MeteredAdmission:
+    def __init__(
+        self,
+        *,
+        access: AccessService,
+        quota: QuotaService,
+        cache: TranscriptCache,
+        clock: Clock = utc_now,
+    ) -> None:
+        self._access = access
+        self._quota = quota
+        self._cache = cache
+        self._clock = clock
+
+    async def screen(self, origin: Origin, user_id: int | None) -> Gate:
+        screening = await self._access.screen(user_id, origin.chat_id, origin.chat_type)
+        match screening.verdict:
+            case Verdict.ALLOW:
+                return Gate(proceed=True)
+            case Verdict.REFUSE:
+                return Gate(proceed=False, reply=reports.access_refusal(screening, origin))
+            case _:
+                return Gate(proceed=False)
+
+    async def cached_text(self, job: NewJob) -> str | None:
+        return await self._cache.get(job.file_unique_id, job.model, job.language)
+
+    async def record_cache_hit(self, job: Job) -> None:
+        await self._quota.record_cache_hit(job)
+
+    async def reserve(self, job: Job) -> str | None:
+        refusal = await self._quota.reserve(job)
+        if refusal is None:
+            return None
+        return reports.quota_refusal(refusal, self._clock())
+
+    async def ensure_reserved(self, job: Job) -> bool:
+        """A job resumed after a crash, or started outside `accept`, reserves here."""
+        if await self._quota.has_reservation(job.id):
+            return True
+        return await self._quota.reserve(job) is None
+
+    async def check_measured(self, job: Job, data: bytes) -> bool:
+        measured = measure_duration(data)
+        if measured is None:
+            return True
+        return await self._quota.correct_duration(job, measured) is None
+
+    async def settle(self, job: Job) -> None:
+        """Commit a transcribed job's reservation and cache its text; refund a failed one."""
+        if job.state == JobState.TRANSCRIBED and job.transcript is not None:
+            transcript = Transcript.from_json(job.transcript)
+            await self._quota.commit(job, transcript.duration)
+            await self._cache.put(job.file_unique_id, job.model, job.language, transcript.text)
+        elif job.state == JobState.FAILING:
+            await self._quota.refund(job)

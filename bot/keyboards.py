@@ -1,0 +1,203 @@
+"""The texts and inline keyboards of /model, /language, /settings and "Try another model".
+
+Pure functions of the catalogue and a user's choice, so they can be tested without Telegram.
+Callback data carries model ids rather than catalogue positions: a keyboard sent before a
+deploy that reorders the catalogue still means what it showed. The longest datum,
+"redo:<job id>:openai/gpt-4o-mini-transcribe", stays far below Telegram's 64 bytes.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable, Sequence
+from dataclasses import dataclass
+
+from bot import texts
+from bot.languages import AUTO, COMMON_LANGUAGES, primary_code
+from bot.preferences import TOGGLES, Choice
+from bot.stt.catalogue import FAMILY_BLURBS, ModelSpec, language_supported, models_by_vendor
+from bot.telegram_gateway import Buttons
+
+MODEL_PREFIX = "model:"
+LANGUAGE_PREFIX = "lang:"
+SETTING_PREFIX = "set:"
+ATTACH_PREFIX = "set:attach:"
+AGAIN_PREFIX = "again:"
+REDO_PREFIX = "redo:"
+NOOP = "noop"  # vendor headers: buttons that only label a group
+
+ATTACH_CHOICES = ("none", "srt", "txt")
+MAX_CALLBACK_BYTES = 64
+_MODELS_PER_ROW = 2
+_LANGUAGES_PER_ROW = 3
+
+
+@dataclass(frozen=True, slots=True)
+class Menu:
+    text: str
+    buttons: Buttons
+
+
+def _rows(items: Sequence[tuple[str, str]], per_row: int) -> list[list[tuple[str, str]]]:
+    return [list(items[i : i + per_row]) for i in range(0, len(items), per_row)]
+
+
+def _marked(label: str, current: bool) -> str:
+    return f"{texts.CURRENT_MARK}{label}" if current else label
+
+
+def model_buttons(
+    offered: Sequence[ModelSpec], current: str, data: Callable[[ModelSpec], str]
+) -> list[list[tuple[str, str]]]:
+    """Models grouped under a header row per vendor; the current one is marked."""
+    rows: list[list[tuple[str, str]]] = []
+    for vendor, specs in models_by_vendor(offered).items():
+        rows.append([(texts.VENDOR_HEADER.format(vendor=vendor), NOOP)])
+        buttons = [(_marked(spec.display_name, spec.id == current), data(spec)) for spec in specs]
+        rows.extend(_rows(buttons, _MODELS_PER_ROW))
+    return rows
+
+
+def family_lines(offered: Sequence[ModelSpec]) -> str:
+    """One line per family offered, in catalogue order."""
+    families = dict.fromkeys(spec.family for spec in offered)
+    return "\n".join(FAMILY_BLURBS[family] for family in families)
+
+
+def model_label(spec: ModelSpec) -> str:
+    return f"{spec.display_name} ({spec.id})"
+
+
+def model_menu(offered: Sequence[ModelSpec], choice: Choice, *, note: str | None = None) -> Menu:
+    text = texts.MODEL_MENU.format(
+        current=model_label(choice.model), families=family_lines(offered)
+    )
+    if note:
+        text = f"{note}\n\n{text}"
+    return Menu(text, model_buttons(offered, choice.model.id, lambda s: MODEL_PREFIX + s.id))
+
+
+def model_set_text(choice: Choice) -> str:
+    """Confirmation of a new model, with a warning when it cannot honour the language."""
+    text = texts.MODEL_SET.format(name=choice.model.display_name, model_id=choice.model.id)
+    warning = language_warning(choice.model, choice.language)
+    return f"{text}\n\n{warning}" if warning else text
+
+
+def find_offered(typed: str, offered: Sequence[ModelSpec]) -> ModelSpec | None:
+    """The offered model a typed id names, ignoring case ("#G1_Whisper-Large" is fine)."""
+    wanted = typed.strip().casefold()
+    return next((spec for spec in offered if spec.id.casefold() == wanted), None)
+
+
+def model_name(model_id: str, offered: Sequence[ModelSpec]) -> str:
+    return next((spec.display_name for spec in offered if spec.id == model_id), model_id)
+
+
+def unknown_model_text(model_id: str, offered: Sequence[ModelSpec]) -> str:
+    ids = "\n".join(spec.id for spec in offered)
+    return texts.MODEL_UNKNOWN.format(model_id=model_id, ids=ids)
+
+
+def language_label(language: str | None) -> str:
+    if language is None:
+        return texts.LANGUAGE_AUTO
+    name = texts.LANGUAGE_NAMES.get(language) or texts.LANGUAGE_NAMES.get(primary_code(language))
+    return f"{name} ({language})" if name else language
+
+
+def language_warning(spec: ModelSpec, language: str | None) -> str | None:
+    """A warning when `spec` cannot honour `language`; the job then falls back, never fails."""
+    if language_supported(spec, language):
+        return None
+    fallback = (
+        texts.FALLBACK_ENGLISH if spec.capabilities.english_only else texts.FALLBACK_DETECTION
+    )
+    return texts.LANGUAGE_WARNING.format(
+        model=spec.display_name, language=language_label(language), fallback=fallback
+    )
+
+
+def language_menu(choice: Choice) -> Menu:
+    current = choice.language
+    auto = [(_marked(texts.LANGUAGE_AUTO_BUTTON, current is None), LANGUAGE_PREFIX + AUTO)]
+    buttons = [
+        (_marked(texts.LANGUAGE_NAMES[code], current == code), LANGUAGE_PREFIX + code)
+        for code in COMMON_LANGUAGES
+    ]
+    text = texts.LANGUAGE_MENU.format(current=language_label(current))
+    return Menu(text, [auto, *_rows(buttons, _LANGUAGES_PER_ROW)])
+
+
+def language_set_text(choice: Choice) -> str:
+    text = texts.LANGUAGE_SET.format(language=language_label(choice.language))
+    warning = language_warning(choice.model, choice.language)
+    return f"{text}\n\n{warning}" if warning else text
+
+
+def limitations(offered: Sequence[ModelSpec]) -> list[str]:
+    """One line per offered family that cannot honour some output option, saying which."""
+    lines: list[str] = []
+    for family, specs in _by_family(offered).items():
+        missing: list[str] = []
+        if not all(spec.capabilities.word_timings for spec in specs):
+            missing.append(texts.MISSING_TIMINGS)
+        if not all(spec.capabilities.diarization for spec in specs):
+            missing.append(texts.MISSING_SPEAKERS)
+        if not all(spec.capabilities.reports_language for spec in specs):
+            missing.append(texts.MISSING_LANGUAGE)
+        if missing:
+            name = texts.FAMILY_NAMES.get(family, family)
+            lines.append(texts.SETTINGS_LIMIT_LINE.format(family=name, missing=", ".join(missing)))
+    return lines
+
+
+def _by_family(offered: Sequence[ModelSpec]) -> dict[str, list[ModelSpec]]:
+    groups: dict[str, list[ModelSpec]] = {}
+    for spec in offered:
+        groups.setdefault(spec.family, []).append(spec)
+    return groups
+
+
+def settings_menu(offered: Sequence[ModelSpec], choice: Choice) -> Menu:
+    options = choice.options
+    text = texts.SETTINGS.format(
+        model=model_label(choice.model), language=language_label(choice.language)
+    )
+    limits = limitations(offered)
+    if limits:
+        text = "\n".join([text, "", texts.SETTINGS_LIMITS, *limits])
+    rows: list[list[tuple[str, str]]] = []
+    for option in TOGGLES:
+        label = texts.TOGGLE_LABELS[option]
+        template = texts.TOGGLE_ON if getattr(options, option) else texts.TOGGLE_OFF
+        rows.append([(template.format(label=label), SETTING_PREFIX + option)])
+    attach = options.attach or "none"
+    rows.append(
+        [
+            (_marked(texts.ATTACH_LABELS[value], value == attach), ATTACH_PREFIX + value)
+            for value in ATTACH_CHOICES
+        ]
+    )
+    return Menu(text, rows)
+
+
+def try_another_buttons(job_id: int) -> Buttons:
+    return [[(texts.TRY_ANOTHER_MODEL, f"{AGAIN_PREFIX}{job_id}")]]
+
+
+def redo_menu(offered: Sequence[ModelSpec], job_id: int, job_model: str) -> Menu:
+    text = texts.REDO_MENU.format(model=model_name(job_model, offered))
+    return Menu(text, model_buttons(offered, job_model, lambda s: f"{REDO_PREFIX}{job_id}:{s.id}"))
+
+
+def parse_again(data: str) -> int | None:
+    rest = data.removeprefix(AGAIN_PREFIX)
+    return int(rest) if data.startswith(AGAIN_PREFIX) and rest.isdigit() else None
+
+
+def parse_redo(data: str) -> tuple[int, str] | None:
+    """(job id, model id) from redo data; model ids may hold ':' no more than '/' or '#'."""
+    if not data.startswith(REDO_PREFIX):
+        return None
+    job, _, model = data.removeprefix(REDO_PREFIX).partition(":")
+    return (int(job), model) if job.isdigit() and model else None

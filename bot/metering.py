@@ -1,0 +1,84 @@
+"""Builds the access, quota, cache, admin, group and account services over one database.
+
+A part of the composition root, kept apart so bot/app.py stays short: only bot/app.py calls it.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+from bot.access import AccessService
+from bot.account import AccountService
+from bot.admin import AdminService
+from bot.admission import MeteredAdmission
+from bot.cache import TranscriptCache
+from bot.groups import GroupService
+from bot.preferences import PreferencesService
+from bot.quota import QuotaService
+from bot.settings import Settings
+from bot.telegram_gateway import ChatGateway
+from storage.access import AccessRuleRepository
+from storage.cache import TranscriptCacheRepository
+from storage.clock import Clock
+from storage.db import Database
+from storage.forget import ForgetRepository
+from storage.groups import GroupSettingsRepository
+from storage.quota import QuotaLedger
+from storage.stats import StatsRepository
+from storage.users import UserRepository
+
+
+@dataclass(frozen=True, slots=True)
+class Metering:
+    admission: MeteredAdmission
+    access: AccessService
+    quota: QuotaService
+    admin: AdminService
+    groups: GroupService
+    account: AccountService
+
+
+def build_metering(
+    database: Database,
+    settings: Settings,
+    *,
+    gateway: ChatGateway,
+    preferences: PreferencesService,
+    users: UserRepository,
+    clock: Clock,
+) -> Metering:
+    rules = AccessRuleRepository(database, clock)
+    access = AccessService(
+        rules,
+        mode=settings.access_mode,
+        allowed_user_ids=settings.allowed_user_ids,
+        allowed_chat_ids=settings.allowed_chat_ids,
+        admin_ids=settings.admin_user_ids,
+        clock=clock,
+    )
+    quota = QuotaService(
+        QuotaLedger(database, clock),
+        rules,
+        daily_seconds=settings.quota_daily_seconds,
+        monthly_seconds=settings.quota_monthly_seconds,
+        admin_ids=settings.admin_user_ids,
+        max_in_flight=settings.max_jobs_in_flight,
+        max_per_minute=settings.max_jobs_per_minute,
+        max_file_bytes=settings.max_file_bytes,
+        clock=clock,
+    )
+    cache = TranscriptCache(
+        TranscriptCacheRepository(database), ttl_hours=settings.cache_ttl_hours, clock=clock
+    )
+    return Metering(
+        admission=MeteredAdmission(access=access, quota=quota, cache=cache, clock=clock),
+        access=access,
+        quota=quota,
+        admin=AdminService(
+            stats=StatsRepository(database), users=users, access=access, quota=quota, clock=clock
+        ),
+        groups=GroupService(GroupSettingsRepository(database, clock), gateway),
+        account=AccountService(
+            quota=quota, preferences=preferences, forgetting=ForgetRepository(database)
+        ),
+    )

@@ -1,0 +1,195 @@
+"""Fill the templates of bot/texts.py with numbers: durations, moments, reports, refusals."""
+
+from __future__ import annotations
+
+import math
+from datetime import UTC, datetime
+
+from bot import texts
+from bot.access import Screening
+from bot.admin import StatsReport, UserReport
+from bot.media import Origin
+from bot.quota import Refusal, TooManyInFlight, TooManyPerMinute
+from bot.quota_math import Period, QuotaStatus, Shortfall
+from storage.access import AccessRule
+from storage.stats import ModelUsage
+
+
+def duration(seconds: float) -> str:
+    """'45 s', '9.5 s', '29 min 50 s', '1 h 5 min', '3 d 4 h': the two largest units."""
+    if seconds < 60 and not float(seconds).is_integer():
+        return texts.UNIT_SECONDS.format(n=f"{max(0.0, seconds):.1f}")
+    total = max(0, round(seconds))
+    days, rest = divmod(total, 86_400)
+    hours, rest = divmod(rest, 3600)
+    minutes, secs = divmod(rest, 60)
+    units = [
+        (days, texts.UNIT_DAYS),
+        (hours, texts.UNIT_HOURS),
+        (minutes, texts.UNIT_MINUTES),
+        (secs, texts.UNIT_SECONDS),
+    ]
+    first = next((index for index, (amount, _) in enumerate(units) if amount), len(units) - 1)
+    shown = [template.format(n=amount) for amount, template in units[first : first + 2] if amount]
+    return " ".join(shown) or texts.UNIT_SECONDS.format(n=0)
+
+
+def moment(when: datetime, now: datetime) -> str:
+    """'2 June 2025, 00:00 UTC (in 3 h 12 min)'."""
+    when = when.astimezone(UTC)
+    until = max(0.0, (when - now).total_seconds())
+    return texts.MOMENT.format(
+        day=when.day,
+        month=texts.MONTH_NAMES[when.month - 1],
+        year=when.year,
+        time=f"{when:%H:%M}",
+        # Whole minutes from a minute up: "in 3 h 12 min", never "in 3 h 11 min 59.4 s".
+        until=duration(math.ceil(until / 60) * 60 if until > 60 else math.ceil(until)),
+    )
+
+
+def limit(seconds: int) -> str:
+    return texts.UNLIMITED if seconds == 0 else duration(seconds)
+
+
+def _left(status: QuotaStatus, period: Period) -> str:
+    left = status.remaining(period)
+    return texts.UNLIMITED if left is None else duration(left)
+
+
+def quota_refusal(refusal: Refusal, now: datetime) -> str:
+    if isinstance(refusal, TooManyInFlight):
+        return texts.FLOOD_IN_FLIGHT.format(limit=refusal.limit)
+    if isinstance(refusal, TooManyPerMinute):
+        return texts.FLOOD_PER_MINUTE.format(
+            limit=refusal.limit, wait=duration(math.ceil(refusal.retry_after))
+        )
+    return shortfall(refusal, now)
+
+
+def shortfall(refusal: Shortfall, now: datetime) -> str:
+    return texts.QUOTA_EXCEEDED.format(
+        period=texts.QUOTA_PERIODS[refusal.period],
+        needed=duration(refusal.needed),
+        used=duration(refusal.used),
+        limit=duration(refusal.limit),
+        left=duration(refusal.left),
+        resets=moment(refusal.resets_at, now),
+    )
+
+
+def access_refusal(screening: Screening, origin: Origin) -> str:
+    if origin.chat_type == "private" and screening.user_id is not None:
+        return texts.ACCESS_REFUSED_PRIVATE.format(user_id=screening.user_id)
+    user_part = (
+        ""
+        if screening.user_id is None
+        else texts.ACCESS_REFUSED_GROUP_USER.format(user_id=screening.user_id)
+    )
+    return texts.ACCESS_REFUSED_GROUP.format(chat_id=screening.chat_id, user_part=user_part)
+
+
+def usage(status: QuotaStatus, model: str, *, admin: bool) -> str:
+    now = status.now
+    text = texts.USAGE.format(
+        day_used=duration(status.day_used),
+        day_limit=limit(status.limits.daily),
+        day_left=_left(status, "day"),
+        day_resets=moment(status.day.end, now),
+        month_used=duration(status.month_used),
+        month_limit=limit(status.limits.monthly),
+        month_left=_left(status, "month"),
+        month_resets=moment(status.month.end, now),
+        model=model,
+    )
+    return f"{text}\n\n{texts.USAGE_ADMIN}" if admin else text
+
+
+def _models(models: list[ModelUsage]) -> str:
+    lines = [
+        texts.ADMIN_STATS_MODEL.format(
+            model=item.model, jobs=item.jobs, seconds=duration(item.seconds), cached=item.cached
+        )
+        for item in models
+    ]
+    return "\n".join(lines) or texts.ADMIN_STATS_NO_MODELS
+
+
+def stats(report: StatsReport) -> str:
+    today, total = report.today, report.total
+    return texts.ADMIN_STATS.format(
+        users=report.users.total,
+        active=report.users.active,
+        jobs_today=today.jobs,
+        jobs_total=total.jobs,
+        seconds_today=duration(today.seconds),
+        seconds_total=duration(total.seconds),
+        failures_today=today.failures,
+        failures_total=total.failures,
+        refused_today=today.refused,
+        refused_total=total.refused,
+        cached_today=today.cached,
+        cached_total=total.cached,
+        models=_models(report.models),
+    )
+
+
+def _status(report: UserReport) -> str:
+    rule = report.rule
+    if report.is_admin:
+        return texts.ADMIN_STATUS_ADMIN
+    if rule.banned:
+        return texts.ADMIN_STATUS_BANNED
+    if rule.allowed is not None:
+        return texts.ADMIN_STATUS_ALLOWED if rule.allowed else texts.ADMIN_STATUS_DENIED
+    return texts.ADMIN_STATUS_NORMAL
+
+
+def override(seconds: int | None) -> str:
+    return texts.ADMIN_DEFAULT if seconds is None else limit(seconds)
+
+
+def _when(value: datetime | None) -> str:
+    return texts.ADMIN_NONE if value is None else f"{value.astimezone(UTC):%Y-%m-%d %H:%M} UTC"
+
+
+def user(report: UserReport) -> str:
+    record = report.record
+    none = texts.ADMIN_NONE
+    name = none
+    if record is not None:
+        name = " ".join(part for part in (record.first_name, record.last_name) if part) or none
+    models = "\n".join(
+        texts.ADMIN_USER_MODEL.format(
+            model=item.model, jobs=item.jobs, seconds=duration(item.seconds)
+        )
+        for item in report.models
+    )
+    quota = report.quota
+    return texts.ADMIN_USER.format(
+        user_id=report.user_id,
+        name=name if record is not None else texts.ADMIN_USER_NO_RECORD,
+        username=f"@{record.username}" if record is not None and record.username else none,
+        language=(record.language_code if record is not None else None) or none,
+        first_seen=_when(record.first_seen if record is not None else None),
+        last_seen=_when(record.last_seen if record is not None else None),
+        status=_status(report),
+        day_used=duration(quota.day_used),
+        day_limit=limit(quota.limits.daily),
+        month_used=duration(quota.month_used),
+        month_limit=limit(quota.limits.monthly),
+        daily_override=override(report.rule.daily_seconds),
+        monthly_override=override(report.rule.monthly_seconds),
+        jobs=sum(item.jobs for item in report.models),
+        seconds=duration(sum(item.seconds for item in report.models)),
+        cached=sum(item.cached for item in report.models),
+        models=models,
+    ).rstrip()
+
+
+def quota_set(rule: AccessRule) -> str:
+    return texts.ADMIN_QUOTA_SET.format(
+        subject_id=rule.subject_id,
+        daily=override(rule.daily_seconds),
+        monthly=override(rule.monthly_seconds),
+    )

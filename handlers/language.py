@@ -1,0 +1,56 @@
+"""/language: automatic detection, or the language of the user's audio."""
+
+from __future__ import annotations
+
+from telegram import Update
+from telegram.ext import BaseHandler, CallbackQueryHandler, CommandHandler
+
+from bot import keyboards, texts
+from bot.languages import InvalidLanguageError, parse_language
+from handlers.context import BotContext
+from handlers.inline import edit_menu, reply_menu
+
+
+async def on_language_command(update: Update, context: BotContext) -> None:
+    message, user = update.effective_message, update.effective_user
+    if message is None or user is None:
+        return
+    preferences = context.services.preferences
+    if context.args:
+        typed = " ".join(context.args)
+        try:
+            language = parse_language(typed)
+        except InvalidLanguageError:
+            await message.reply_text(texts.LANGUAGE_INVALID.format(raw=typed))
+            return
+        await preferences.set_language(user.id, language)
+        await message.reply_text(keyboards.language_set_text(await preferences.choice_for(user.id)))
+        return
+    menu = keyboards.language_menu(await preferences.choice_for(user.id))
+    await reply_menu(message, menu.text, menu.buttons)
+
+
+async def on_language_chosen(update: Update, context: BotContext) -> None:
+    query = update.callback_query
+    if query is None or query.data is None:
+        return
+    try:
+        language = parse_language(query.data.removeprefix(keyboards.LANGUAGE_PREFIX))
+    except InvalidLanguageError:
+        await query.answer()
+        return
+    preferences = context.services.preferences
+    user_id = query.from_user.id
+    await preferences.set_language(user_id, language)
+    choice = await preferences.choice_for(user_id)
+    confirmation = keyboards.language_set_text(choice)
+    await query.answer(texts.LANGUAGE_SET.format(language=keyboards.language_label(language)))
+    menu = keyboards.language_menu(choice)
+    await edit_menu(query, f"{confirmation}\n\n{menu.text}", menu.buttons)
+
+
+def language_handlers() -> list[BaseHandler[Update, BotContext, None]]:
+    return [
+        CommandHandler("language", on_language_command),
+        CallbackQueryHandler(on_language_chosen, pattern=f"^{keyboards.LANGUAGE_PREFIX}"),
+    ]

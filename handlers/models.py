@@ -1,0 +1,121 @@
+"""/model, its keyboard, and "Try another model" under each transcript."""
+
+from __future__ import annotations
+
+from telegram import ReplyParameters, Update
+from telegram.ext import BaseHandler, CallbackQueryHandler, CommandHandler
+
+from bot import keyboards, texts
+from bot.transcription import RedoRefusedError
+from handlers.context import BotContext
+from handlers.inline import edit_menu, markup, reply_menu
+
+
+async def on_model_command(update: Update, context: BotContext) -> None:
+    message, user = update.effective_message, update.effective_user
+    if message is None or user is None:
+        return
+    preferences = context.services.preferences
+    if context.args:
+        typed = " ".join(context.args)
+        spec = keyboards.find_offered(typed, preferences.offered)
+        if spec is None:
+            await message.reply_text(keyboards.unknown_model_text(typed, preferences.offered))
+            return
+        await preferences.set_model(user.id, spec.id)
+        choice = await preferences.choice_for(user.id)
+        await message.reply_text(keyboards.model_set_text(choice))
+        return
+    menu = keyboards.model_menu(preferences.offered, await preferences.choice_for(user.id))
+    await reply_menu(message, menu.text, menu.buttons)
+
+
+async def on_model_chosen(update: Update, context: BotContext) -> None:
+    query = update.callback_query
+    if query is None or query.data is None:
+        return
+    preferences = context.services.preferences
+    model_id = query.data.removeprefix(keyboards.MODEL_PREFIX)
+    if not preferences.is_offered(model_id):
+        # A keyboard from before the operator changed ALLOWED_MODELS.
+        await query.answer(texts.MODEL_GONE, show_alert=True)
+        return
+    user_id = query.from_user.id
+    spec = await preferences.set_model(user_id, model_id)
+    await query.answer(texts.MODEL_SET.format(name=spec.display_name, model_id=spec.id))
+    choice = await preferences.choice_for(user_id)
+    menu = keyboards.model_menu(preferences.offered, choice, note=keyboards.model_set_text(choice))
+    await edit_menu(query, menu.text, menu.buttons)
+
+
+async def on_noop(update: Update, context: BotContext) -> None:
+    if update.callback_query is not None:
+        await update.callback_query.answer()
+
+
+async def on_try_another(update: Update, context: BotContext) -> None:
+    """Offer the models for the recording of the transcript this button sits under."""
+    query = update.callback_query
+    if query is None or query.data is None or query.message is None:
+        return
+    job_id = keyboards.parse_again(query.data)
+    if job_id is None:
+        await query.answer()
+        return
+    try:
+        job = await context.services.transcription.redo_source(job_id, query.from_user.id)
+    except RedoRefusedError as refused:
+        await query.answer(texts.REDO_REFUSALS[refused.reason], show_alert=True)
+        return
+    await query.answer()
+    menu = keyboards.redo_menu(context.services.preferences.offered, job.id, job.model)
+    await context.bot.send_message(
+        query.message.chat.id,
+        menu.text,
+        reply_markup=markup(menu.buttons),
+        reply_parameters=ReplyParameters(
+            message_id=query.message.message_id, allow_sending_without_reply=True
+        ),
+    )
+
+
+async def on_redo(update: Update, context: BotContext) -> None:
+    query = update.callback_query
+    if query is None or query.data is None:
+        return
+    parsed = keyboards.parse_redo(query.data)
+    if parsed is None:
+        await query.answer()
+        return
+    job_id, model_id = parsed
+    services = context.services
+    user_id = query.from_user.id
+    # Refusals first, as alerts; then answer at once, before the slower work of a new job.
+    try:
+        await services.transcription.redo_source(job_id, user_id)
+    except RedoRefusedError as refused:
+        await query.answer(texts.REDO_REFUSALS[refused.reason], show_alert=True)
+        return
+    if not services.preferences.is_offered(model_id):
+        await query.answer(texts.MODEL_GONE, show_alert=True)
+        return
+    name = keyboards.model_name(model_id, services.preferences.offered)
+    await query.answer()
+    accepted = await services.transcription.retranscribe(job_id, model_id, user_id)
+    if accepted.refused is not None:
+        text = accepted.refused
+    elif accepted.job is None:
+        text = texts.REDO_DUPLICATE.format(model=name)
+    else:
+        text = texts.REDO_STARTED.format(model=name)
+    await edit_menu(query, text, None)
+
+
+def model_handlers() -> list[BaseHandler[Update, BotContext, None]]:
+    return [
+        CommandHandler("model", on_model_command),
+        CallbackQueryHandler(on_model_chosen, pattern=f"^{keyboards.MODEL_PREFIX}"),
+        CallbackQueryHandler(on_noop, pattern=f"^{keyboards.NOOP}$"),
+        CallbackQueryHandler(on_try_another, pattern=rf"^{keyboards.AGAIN_PREFIX}\d+$"),
+        CallbackQueryHandler(on_redo, pattern=rf"^{keyboards.REDO_PREFIX}\d+:"),
+    ]

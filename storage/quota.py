@@ -1,0 +1,289 @@
+"""The quota ledger: seconds of audio reserved per job, then committed or refunded.
+
+A reservation is one row keyed by job id. The check and the insert run in one IMMEDIATE
+transaction, so concurrent requests cannot both see the same seconds left. Usage is counted
+under a keyed hash of the payer's id (the "subject"), never the id itself: /forget clears the
+row's user_id, and the usage still counts until its monthly window ends and the row is purged.
+
+The policy (limits, flood caps) is the caller's: it passes a `decide` callable that sees a
+snapshot of the payer's usage and returns a refusal, or None to admit.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import hmac
+from collections.abc import Callable
+from dataclasses import dataclass
+from datetime import UTC, datetime
+from typing import Literal, TypeVar
+
+import aiosqlite
+
+from storage.clock import Clock, from_text, to_text, utc_now
+from storage.db import Database
+
+R = TypeVar("R")
+
+Basis = Literal["declared", "measured", "estimated"]
+EntryState = Literal["reserved", "committed", "refunded"]
+
+
+@dataclass(frozen=True, slots=True)
+class Windows:
+    """The bounds a snapshot counts from, chosen by the caller."""
+
+    day_start: datetime
+    month_start: datetime
+    recent_since: datetime  # flood control: admissions since this moment
+
+
+@dataclass(frozen=True, slots=True)
+class LedgerSnapshot:
+    day_used: float  # reserved and committed seconds since day_start
+    month_used: float  # ... since month_start
+    in_flight: int  # reservations not settled yet
+    recent: int  # admissions since recent_since
+    oldest_recent: datetime | None
+
+
+@dataclass(frozen=True, slots=True)
+class LedgerEntry:
+    job_id: int
+    user_id: int | None
+    model: str
+    seconds: float
+    basis: Basis
+    state: EntryState
+    created_at: datetime
+
+
+def stats_day(moment: datetime) -> str:
+    return moment.astimezone(UTC).date().isoformat()
+
+
+async def bump_stats(
+    connection: aiosqlite.Connection,
+    day: str,
+    model: str,
+    *,
+    jobs: int = 0,
+    failures: int = 0,
+    refused: int = 0,
+    cached: int = 0,
+    seconds: float = 0.0,
+) -> None:
+    await connection.execute(
+        """INSERT INTO usage_stats (day, model, jobs, failures, refused, cached, seconds)
+           VALUES (?, ?, ?, ?, ?, ?, ?)
+           ON CONFLICT (day, model) DO UPDATE SET
+               jobs = jobs + excluded.jobs, failures = failures + excluded.failures,
+               refused = refused + excluded.refused, cached = cached + excluded.cached,
+               seconds = seconds + excluded.seconds""",
+        (day, model, jobs, failures, refused, cached, seconds),
+    )
+
+
+async def bump_user_totals(
+    connection: aiosqlite.Connection,
+    user_id: int,
+    model: str,
+    *,
+    jobs: int = 0,
+    cached: int = 0,
+    seconds: float = 0.0,
+) -> None:
+    await connection.execute(
+        """INSERT INTO user_totals (user_id, model, jobs, cached, seconds) VALUES (?, ?, ?, ?, ?)
+           ON CONFLICT (user_id, model) DO UPDATE SET
+               jobs = jobs + excluded.jobs, cached = cached + excluded.cached,
+               seconds = seconds + excluded.seconds""",
+        (user_id, model, jobs, cached, seconds),
+    )
+
+
+def _entry(row: aiosqlite.Row) -> LedgerEntry:
+    return LedgerEntry(
+        job_id=row["job_id"],
+        user_id=row["user_id"],
+        model=row["model"],
+        seconds=row["seconds"],
+        basis=row["basis"],
+        state=row["state"],
+        created_at=from_text(row["created_at"]),
+    )
+
+
+class QuotaLedger:
+    def __init__(self, db: Database, clock: Clock = utc_now) -> None:
+        self._db = db
+        self._clock = clock
+        self._salt: bytes | None = None
+
+    async def subject(self, payer_id: int) -> str:
+        if self._salt is None:
+            row = await self._db.fetch_one("SELECT value FROM app_meta WHERE name = 'subject_salt'")
+            if row is None:
+                raise RuntimeError("the database has no subject salt (migration 003 missing?)")
+            self._salt = bytes.fromhex(row["value"])
+        digest = hmac.new(self._salt, str(payer_id).encode(), hashlib.sha256)
+        return digest.hexdigest()[:32]
+
+    async def _snapshot(
+        self,
+        connection: aiosqlite.Connection,
+        subject: str,
+        windows: Windows,
+        exclude_job: int | None = None,
+    ) -> LedgerSnapshot:
+        day, month, recent = (
+            to_text(windows.day_start),
+            to_text(windows.month_start),
+            to_text(windows.recent_since),
+        )
+        cursor = await connection.execute(
+            """SELECT
+                 COALESCE(SUM(CASE WHEN state != 'refunded' AND created_at >= ?
+                                   THEN seconds END), 0) AS day_used,
+                 COALESCE(SUM(CASE WHEN state != 'refunded' AND created_at >= ?
+                                   THEN seconds END), 0) AS month_used,
+                 COUNT(CASE WHEN state = 'reserved' THEN 1 END) AS in_flight,
+                 COUNT(CASE WHEN created_at >= ? THEN 1 END) AS recent,
+                 MIN(CASE WHEN created_at >= ? THEN created_at END) AS oldest_recent
+               FROM quota_ledger WHERE subject = ? AND job_id IS NOT ?""",
+            (day, month, recent, recent, subject, exclude_job),
+        )
+        row = await cursor.fetchone()
+        assert row is not None  # an aggregate always yields a row
+        oldest = row["oldest_recent"]
+        return LedgerSnapshot(
+            day_used=float(row["day_used"]),
+            month_used=float(row["month_used"]),
+            in_flight=int(row["in_flight"]),
+            recent=int(row["recent"]),
+            oldest_recent=from_text(oldest) if oldest else None,
+        )
+
+    async def snapshot(self, payer_id: int, windows: Windows) -> LedgerSnapshot:
+        subject = await self.subject(payer_id)
+        async with self._db.transaction() as connection:
+            return await self._snapshot(connection, subject, windows)
+
+    async def reserve(
+        self,
+        *,
+        job_id: int,
+        payer_id: int,
+        user_id: int | None,
+        model: str,
+        seconds: float,
+        basis: Basis,
+        now: datetime,
+        windows: Windows,
+        decide: Callable[[LedgerSnapshot], R | None],
+    ) -> R | None:
+        """Reserve `seconds` for a job unless `decide` refuses. Returns the refusal, or None.
+
+        Reserving a job that already has a row admits it again without a second charge.
+        """
+        subject = await self.subject(payer_id)
+        async with self._db.transaction() as connection:
+            cursor = await connection.execute(
+                "SELECT 1 FROM quota_ledger WHERE job_id = ?", (job_id,)
+            )
+            if await cursor.fetchone() is not None:
+                return None
+            refusal = decide(await self._snapshot(connection, subject, windows))
+            if refusal is not None:
+                await bump_stats(connection, stats_day(now), model, refused=1)
+                return refusal
+            await connection.execute(
+                """INSERT INTO quota_ledger (job_id, subject, user_id, model, seconds, basis,
+                                            state, created_at)
+                   VALUES (?, ?, ?, ?, ?, ?, 'reserved', ?)""",
+                (job_id, subject, user_id, model, seconds, basis, to_text(now)),
+            )
+            return None
+
+    async def resize(
+        self,
+        *,
+        job_id: int,
+        payer_id: int,
+        seconds: float,
+        basis: Basis,
+        windows: Windows,
+        decide: Callable[[LedgerSnapshot], R | None],
+    ) -> R | None:
+        """Change an open reservation's size (a measured duration), re-checking the limits
+        against everything else the payer has used. On refusal the reservation is unchanged."""
+        subject = await self.subject(payer_id)
+        async with self._db.transaction() as connection:
+            refusal = decide(await self._snapshot(connection, subject, windows, exclude_job=job_id))
+            if refusal is not None:
+                return refusal
+            await connection.execute(
+                """UPDATE quota_ledger SET seconds = ?, basis = ?
+                   WHERE job_id = ? AND state = 'reserved'""",
+                (seconds, basis, job_id),
+            )
+            return None
+
+    async def get(self, job_id: int) -> LedgerEntry | None:
+        row = await self._db.fetch_one("SELECT * FROM quota_ledger WHERE job_id = ?", (job_id,))
+        return _entry(row) if row else None
+
+    async def commit(self, job_id: int, *, seconds: float, billed: float) -> bool:
+        """Charge `seconds` to the quota for a reserved job; count `billed` seconds of audio in
+        the statistics. False when the job had no open reservation (already settled)."""
+        now = self._clock()
+        async with self._db.transaction() as connection:
+            cursor = await connection.execute(
+                """UPDATE quota_ledger SET state = 'committed', seconds = ?, settled_at = ?
+                   WHERE job_id = ? AND state = 'reserved'
+                   RETURNING user_id, model""",
+                (seconds, to_text(now), job_id),
+            )
+            row = await cursor.fetchone()
+            await cursor.close()
+            if row is None:
+                return False
+            await bump_stats(connection, stats_day(now), row["model"], jobs=1, seconds=billed)
+            if row["user_id"] is not None:
+                await bump_user_totals(
+                    connection, row["user_id"], row["model"], jobs=1, seconds=seconds
+                )
+            return True
+
+    async def refund(self, job_id: int, *, refused: bool = False) -> bool:
+        """Give a job's seconds back: it failed, or (refused) turned out not to fit once
+        measured. False when there was no open reservation."""
+        now = self._clock()
+        async with self._db.transaction() as connection:
+            cursor = await connection.execute(
+                """UPDATE quota_ledger SET state = 'refunded', settled_at = ?
+                   WHERE job_id = ? AND state = 'reserved'
+                   RETURNING model""",
+                (to_text(now), job_id),
+            )
+            row = await cursor.fetchone()
+            await cursor.close()
+            if row is None:
+                return False
+            counter = {"refused": 1} if refused else {"failures": 1}
+            await bump_stats(connection, stats_day(now), row["model"], **counter)
+            return True
+
+    async def record_cache_hit(self, user_id: int | None, model: str) -> None:
+        now = self._clock()
+        async with self._db.transaction() as connection:
+            await bump_stats(connection, stats_day(now), model, cached=1)
+            if user_id is not None:
+                await bump_user_totals(connection, user_id, model, cached=1)
+
+    async def purge(self, before: datetime) -> int:
+        """Delete settled rows created before `before` (the start of the current month)."""
+        return await self._db.execute(
+            "DELETE FROM quota_ledger WHERE state != 'reserved' AND created_at < ?",
+            (to_text(before),),
+        )
