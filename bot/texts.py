@@ -20,7 +20,10 @@ HELP = (
     "/settings – timestamps, speaker labels, files and more\n"
     "/usage – how much of your quota you have used\n"
     "/forget – delete everything I store about you\n"
-    "/help – this message"
+    "/transcribe – reply with it to a voice note to transcribe that note\n"
+    "/help – this message\n\n"
+    "In groups, administrators choose with /groupmode whether I transcribe every voice note, "
+    "only those I am asked for with /transcribe, or none."
 )
 
 COMMAND_DESCRIPTIONS: tuple[tuple[str, str], ...] = (

@@ -243,16 +243,7 @@ class TranscriptionService:
             # The declared duration is the sender's word; the file may say otherwise.
             if not await self._admission.check_measured(job, data):
                 raise _JobFailure("quota")
-            media = MediaRef(
-                kind=job.media_kind,  # type: ignore[arg-type]
-                file_id=job.file_id,
-                file_unique_id=job.file_unique_id,
-                duration=job.duration,
-                file_size=job.file_size,
-                mime_type=job.mime_type,
-                file_name=job.file_name,
-            )
-            filename, mime_type = media.upload_name_and_type()
+            filename, mime_type = _media_of(job).upload_name_and_type()
             generation_id = await self._backend.submit(
                 AudioUpload(data=data, filename=filename, mime_type=mime_type), self._request(job)
             )

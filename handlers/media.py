@@ -34,50 +34,20 @@ def _seconds(value: int | timedelta | None) -> float | None:
 
 def media_from_message(message: Message) -> MediaRef | None:
     """The transcribable attachment of a message, or None."""
-    if message.voice:
-        v = message.voice
-        return MediaRef(
-            MediaKind.VOICE,
-            v.file_id,
-            v.file_unique_id,
-            _seconds(v.duration),
-            v.file_size,
-            v.mime_type,
-            None,
-        )
-    if message.audio:
-        a = message.audio
-        return MediaRef(
-            MediaKind.AUDIO,
-            a.file_id,
-            a.file_unique_id,
-            _seconds(a.duration),
-            a.file_size,
-            a.mime_type,
-            a.file_name,
-        )
-    if message.video_note:
-        n = message.video_note
-        return MediaRef(
-            MediaKind.VIDEO_NOTE,
-            n.file_id,
-            n.file_unique_id,
-            _seconds(n.duration),
-            n.file_size,
-            None,
-            None,
-        )
-    if message.video:
-        w = message.video
-        return MediaRef(
-            MediaKind.VIDEO,
-            w.file_id,
-            w.file_unique_id,
-            _seconds(w.duration),
-            w.file_size,
-            w.mime_type,
-            w.file_name,
-        )
+    # Telegram's objects differ in which of these they carry (a video note has no mime type
+    # or name, a document no duration), hence the getattr defaults.
+    for kind in (MediaKind.VOICE, MediaKind.AUDIO, MediaKind.VIDEO_NOTE, MediaKind.VIDEO):
+        attachment = getattr(message, kind.value)
+        if attachment:
+            return MediaRef(
+                kind,
+                attachment.file_id,
+                attachment.file_unique_id,
+                _seconds(attachment.duration),
+                attachment.file_size,
+                getattr(attachment, "mime_type", None),
+                getattr(attachment, "file_name", None),
+            )
     document = message.document
     if document and (document.mime_type or "").startswith(("audio/", "video/")):
         return MediaRef(

@@ -46,23 +46,10 @@ class NewJob:
 
 
 @dataclass(frozen=True, slots=True)
-class Job:
+class Job(NewJob):
+    """A saved job: what was asked (NewJob) and how far it has got."""
+
     id: int
-    dedupe_key: str
-    chat_id: int
-    chat_type: str
-    message_id: int
-    user_id: int | None
-    file_id: str
-    file_unique_id: str
-    media_kind: str
-    mime_type: str | None
-    file_name: str | None
-    duration: float | None
-    file_size: int | None
-    model: str
-    language: str | None
-    options: dict[str, Any]
     state: JobState
     generation_id: str | None
     submitted_at: datetime | None

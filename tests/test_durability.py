@@ -52,8 +52,10 @@ async def test_restart_resumes_a_submitted_job_without_resubmitting(
     generation_id = row["generation_id"]
 
     stt.jobs[generation_id].delay = 0.0  # the job finishes while the bot is down
-    async with running_bot(settings):
+    async with running_bot(settings) as runtime:
         assert await transcript_reply(telegram, CHAT, original) == stt.transcript
+        assert runtime.services is not None
+        await runtime.services.supervisor.wait_idle(5)  # the job is marked delivered
     assert len(stt.requests_to("create")) == 1
     assert {r.generation_id for r in stt.requests_to("fetch")} == {generation_id}
     assert job_rows(database_path)[0]["state"] == "delivered"
