@@ -12,6 +12,7 @@ check the catalogue against an independent copy of the docs.
 from __future__ import annotations
 
 import asyncio
+import contextlib
 import json
 import re
 import time
@@ -178,6 +179,7 @@ class FakeStt:
         self._forced: dict[Endpoint, deque[_Forced]] = {"create": deque(), "fetch": deque()}
         self._runner: web.AppRunner | None = None
         self._url: str | None = None
+        self._closing = asyncio.Event()
 
     # --- lifecycle -------------------------------------------------------------------------
 
@@ -195,6 +197,7 @@ class FakeStt:
         return self._url
 
     async def close(self) -> None:
+        self._closing.set()
         if self._runner is not None:
             await self._runner.cleanup()
             self._runner = None
@@ -300,7 +303,9 @@ class FakeStt:
             return None
         forced = queue.popleft()
         if forced.stall:
-            await asyncio.sleep(forced.stall)
+            # Cut short by close(), so a test never waits out a stall nobody listens to.
+            with contextlib.suppress(TimeoutError):
+                await asyncio.wait_for(self._closing.wait(), forced.stall)
             return None
         return web.Response(
             status=forced.status,
