@@ -126,8 +126,7 @@ FLOOD_IN_FLIGHT = (
     "one of them is done."
 )
 FLOOD_PER_MINUTE = (
-    "That is more than {limit} recordings in a minute. Please wait {wait} and send this one "
-    "again."
+    "That is more than {limit} recordings in a minute. Please wait {wait} and send this one again."
 )
 
 USAGE = (
@@ -191,8 +190,7 @@ ADMIN_UNBANNED = "Unbanned {subject_id}."
 ADMIN_ALLOWED = "Allowed {subject_id}."
 ADMIN_DENIED = "Denied {subject_id}."
 ADMIN_OPEN_MODE_NOTE = (
-    "\nNote: ACCESS_MODE is open, so this matters only in allowlist mode. /ban blocks someone "
-    "now."
+    "\nNote: ACCESS_MODE is open, so this matters only in allowlist mode. /ban blocks someone now."
 )
 ADMIN_USAGE: dict[str, str] = {
     "user": "Usage: /user <id>",
@@ -228,8 +226,7 @@ GROUP_MODE_BLIND = (
     "with /transcribe."
 )
 GROUP_OFF = (
-    "Transcription is turned off in this group. An administrator can change that with "
-    "/groupmode."
+    "Transcription is turned off in this group. An administrator can change that with /groupmode."
 )
 TRANSCRIBE_HINT = "Reply to a voice note, audio file or video note with /transcribe."
 

@@ -31,7 +31,9 @@ def test_missing_token_stops_start_up_with_one_line(tmp_path: Path) -> None:
 
 
 def test_invalid_value_names_the_variable(tmp_path: Path) -> None:
-    result = run_bot({"TELEGRAM_BOT_TOKEN": "1:x", "AIMLAPI_KEY": "k", "LOG_LEVEL": "LOUD"}, tmp_path)
+    result = run_bot(
+        {"TELEGRAM_BOT_TOKEN": "1:x", "AIMLAPI_KEY": "k", "LOG_LEVEL": "LOUD"}, tmp_path
+    )
     assert result.returncode == 2
     assert result.stderr.strip().splitlines() == [
         "stt-bot: configuration error: LOG_LEVEL must be one of: DEBUG, INFO, WARNING, ERROR, "
