@@ -17,6 +17,7 @@ from pathlib import Path
 
 import pytest
 
+from bot.app import BotRuntime
 from tests.conftest import API_KEY, BOT_TOKEN, BotFactory, SettingsFactory, bot_environment
 from tests.fakes.stt import FakeStt
 from tests.fakes.telegram import Call, FakeTelegram
@@ -35,6 +36,18 @@ def transcript_messages(telegram: FakeTelegram, text: str) -> list[int]:
     return [m.message_id for m in telegram.messages(CHAT) if m.text == text]
 
 
+async def submit_then_stop(
+    telegram: FakeTelegram, stt: FakeStt, bot: BotRuntime, database: Path
+) -> tuple[int, sqlite3.Row]:
+    """Start a slow job, stop the bot while it polls; return the message id and the job row."""
+    stt.delay = 60.0
+    async with bot:
+        original = telegram.push_voice(CHAT, AUDIO)["message_id"]
+        await telegram.wait_for(lambda: stt.requests_to("fetch"), what="a first poll")
+    [row] = job_rows(database)
+    return original, row
+
+
 async def test_restart_resumes_a_submitted_job_without_resubmitting(
     telegram: FakeTelegram,
     stt: FakeStt,
@@ -42,12 +55,8 @@ async def test_restart_resumes_a_submitted_job_without_resubmitting(
     running_bot: BotFactory,
     database_path: Path,
 ) -> None:
-    stt.delay = 60.0
     settings = settings_for()
-    async with running_bot(settings):
-        original = telegram.push_voice(CHAT, AUDIO)["message_id"]
-        await telegram.wait_for(lambda: stt.requests_to("fetch"), what="a first poll")
-    [row] = job_rows(database_path)
+    original, row = await submit_then_stop(telegram, stt, running_bot(settings), database_path)
     assert row["state"] == "submitted" and row["generation_id"]
     generation_id = row["generation_id"]
 
@@ -69,12 +78,8 @@ async def test_an_expired_generation_id_is_submitted_again(
     running_bot: BotFactory,
     database_path: Path,
 ) -> None:
-    stt.delay = 60.0
     settings = settings_for()
-    async with running_bot(settings):
-        original = telegram.push_voice(CHAT, AUDIO)["message_id"]
-        await telegram.wait_for(lambda: stt.requests_to("fetch"), what="a first poll")
-    [row] = job_rows(database_path)
+    original, row = await submit_then_stop(telegram, stt, running_bot(settings), database_path)
     stt.expire(row["generation_id"])
     stt.delay = 0.0
 
