@@ -41,7 +41,7 @@ class DownloadError(GatewayError):
     """The file could not be fetched from Telegram."""
 
 
-def _markup(buttons: Buttons | None) -> InlineKeyboardMarkup | None:
+def inline_markup(buttons: Buttons | None) -> InlineKeyboardMarkup | None:
     if not buttons:
         return None
     return InlineKeyboardMarkup(
@@ -50,6 +50,11 @@ def _markup(buttons: Buttons | None) -> InlineKeyboardMarkup | None:
             for row in buttons
         ]
     )
+
+
+def is_not_modified(error: BadRequest) -> bool:
+    """An edit to the content a message already has: harmless, so callers treat it as done."""
+    return "not modified" in str(error).lower()
 
 
 def _reply(message_id: int | None) -> ReplyParameters | None:
@@ -88,7 +93,10 @@ class ChatGateway:
     ) -> int:
         message = await self._retrying(
             lambda: self._bot.send_message(
-                chat_id, text, reply_parameters=_reply(reply_to), reply_markup=_markup(buttons)
+                chat_id,
+                text,
+                reply_parameters=_reply(reply_to),
+                reply_markup=inline_markup(buttons),
             ),
             idempotent=False,
         )
@@ -101,13 +109,16 @@ class ChatGateway:
         try:
             await self._retrying(
                 lambda: self._bot.edit_message_text(
-                    text, chat_id=chat_id, message_id=message_id, reply_markup=_markup(buttons)
+                    text,
+                    chat_id=chat_id,
+                    message_id=message_id,
+                    reply_markup=inline_markup(buttons),
                 ),
                 idempotent=True,
             )
         except BadRequest as error:
             reason = str(error).lower()
-            if "not modified" in reason:
+            if is_not_modified(error):
                 return True
             if "not found" in reason or "can't be edited" in reason:
                 return False
@@ -118,12 +129,12 @@ class ChatGateway:
         try:
             await self._retrying(
                 lambda: self._bot.edit_message_reply_markup(
-                    chat_id=chat_id, message_id=message_id, reply_markup=_markup(buttons)
+                    chat_id=chat_id, message_id=message_id, reply_markup=inline_markup(buttons)
                 ),
                 idempotent=True,
             )
         except BadRequest as error:
-            if "not modified" not in str(error).lower():
+            if not is_not_modified(error):
                 raise
 
     async def send_document(
@@ -143,7 +154,7 @@ class ChatGateway:
                 filename=filename,
                 caption=caption,
                 reply_parameters=_reply(reply_to),
-                reply_markup=_markup(buttons),
+                reply_markup=inline_markup(buttons),
             ),
             idempotent=False,
         )

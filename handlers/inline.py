@@ -2,25 +2,14 @@
 
 from __future__ import annotations
 
-from telegram import CallbackQuery, InlineKeyboardButton, InlineKeyboardMarkup, Message
+from telegram import CallbackQuery, Message
 from telegram.error import BadRequest
 
-from bot.telegram_gateway import Buttons
-
-
-def markup(buttons: Buttons | None) -> InlineKeyboardMarkup | None:
-    if not buttons:
-        return None
-    return InlineKeyboardMarkup(
-        [
-            [InlineKeyboardButton(label, callback_data=data) for label, data in row]
-            for row in buttons
-        ]
-    )
+from bot.telegram_gateway import Buttons, inline_markup, is_not_modified
 
 
 async def reply_menu(message: Message, text: str, buttons: Buttons | None = None) -> None:
-    await message.reply_text(text, reply_markup=markup(buttons))
+    await message.reply_text(text, reply_markup=inline_markup(buttons))
 
 
 async def edit_menu(query: CallbackQuery, text: str, buttons: Buttons | None) -> None:
@@ -30,7 +19,7 @@ async def edit_menu(query: CallbackQuery, text: str, buttons: Buttons | None) ->
     Bot API refuses with "message is not modified".
     """
     try:
-        await query.edit_message_text(text, reply_markup=markup(buttons))
+        await query.edit_message_text(text, reply_markup=inline_markup(buttons))
     except BadRequest as error:
-        if "not modified" not in str(error).lower():
+        if not is_not_modified(error):
             raise

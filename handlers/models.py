@@ -6,9 +6,10 @@ from telegram import ReplyParameters, Update
 from telegram.ext import BaseHandler, CallbackQueryHandler, CommandHandler
 
 from bot import keyboards, texts
+from bot.telegram_gateway import inline_markup
 from bot.transcription import RedoRefusedError
 from handlers.context import BotContext
-from handlers.inline import edit_menu, markup, reply_menu
+from handlers.inline import edit_menu, reply_menu
 
 
 async def on_model_command(update: Update, context: BotContext) -> None:
@@ -72,7 +73,7 @@ async def on_try_another(update: Update, context: BotContext) -> None:
     await context.bot.send_message(
         query.message.chat.id,
         menu.text,
-        reply_markup=markup(menu.buttons),
+        reply_markup=inline_markup(menu.buttons),
         reply_parameters=ReplyParameters(
             message_id=query.message.message_id, allow_sending_without_reply=True
         ),
