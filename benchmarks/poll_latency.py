@@ -28,7 +28,7 @@ os.environ.setdefault("PTB_TIMEDELTA", "true")
 sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
 
 from bot.app import BotRuntime
-from bot.settings import Settings
+from bot.config.settings import Settings
 from bot.stt.aiml_backend import PollPlanner
 from bot.stt.schedule import PollSchedule
 from tests.fakes.stt import FakeStt, Upload

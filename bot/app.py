@@ -11,20 +11,20 @@ import aiohttp
 from telegram import BotCommand, Update
 from telegram.ext import AIORateLimiter, Application, ApplicationBuilder, ContextTypes
 
-from bot import texts
-from bot.delivery import DeliveryService
-from bot.logging_setup import configure_logging
-from bot.metering import build_metering
-from bot.preferences import PreferencesService
+from bot.config.settings import Settings
+from bot.observability.logging import configure_logging
+from bot.pipeline.delivery import DeliveryService
+from bot.pipeline.supervisor import TaskSupervisor
+from bot.pipeline.transcription import TranscriptionService
+from bot.policy.preferences import PreferencesService
+from bot.policy.users import UserService
+from bot.presentation import texts
 from bot.services import Services
-from bot.settings import Settings
 from bot.stt.aiml_backend import AimlBackend, PollPlanner, RetryPolicy
 from bot.stt.backend import SttBackend
 from bot.stt.schedule import PollSchedule
-from bot.tasks import TaskSupervisor
-from bot.telegram_gateway import ChatGateway
-from bot.transcription import TranscriptionService
-from bot.users import UserService
+from bot.telegram.gateway import ChatGateway
+from bot.wiring import build_metering
 from handlers import register_handlers
 from handlers.context import BotContext, BotData
 from storage.clock import Clock, utc_now

@@ -4,16 +4,16 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 
-from bot.access import AccessService
-from bot.account import AccountService
-from bot.admin import AdminService
-from bot.groups import GroupService
-from bot.preferences import PreferencesService
-from bot.quota import QuotaService
-from bot.settings import Settings
-from bot.tasks import TaskSupervisor
-from bot.transcription import TranscriptionService
-from bot.users import UserService
+from bot.config.settings import Settings
+from bot.pipeline.supervisor import TaskSupervisor
+from bot.pipeline.transcription import TranscriptionService
+from bot.policy.access import AccessService
+from bot.policy.account import AccountService
+from bot.policy.admin import AdminService
+from bot.policy.groups import GroupService
+from bot.policy.preferences import PreferencesService
+from bot.policy.quota import QuotaService
+from bot.policy.users import UserService
 
 
 @dataclass(frozen=True, slots=True)

@@ -7,7 +7,7 @@ import re
 from telegram import InlineKeyboardButton, InlineKeyboardMarkup, Update
 from telegram.ext import BaseHandler, CallbackQueryHandler, CommandHandler, filters
 
-from bot import reports, texts
+from bot.presentation import replies, texts
 from handlers.context import BotContext
 from handlers.senders import requester_id
 
@@ -22,7 +22,7 @@ async def on_usage(update: Update, context: BotContext) -> None:
     # Sent on behalf of a chat: that chat pays for its recordings, so show the chat's usage.
     payer = requester_id(message)
     view = await context.services.account.usage(message.chat_id if payer is None else payer)
-    await message.reply_text(reports.usage(view.quota, view.model, admin=view.admin))
+    await message.reply_text(replies.usage(view.quota, view.model, admin=view.admin))
 
 
 async def on_forget(update: Update, context: BotContext) -> None:

@@ -13,7 +13,7 @@ from typing import Any
 from telegram import Message, Update
 from telegram.ext import BaseHandler, CommandHandler, filters
 
-from bot import reports, texts
+from bot.presentation import replies, texts
 from handlers.context import BotContext, BotData
 
 QUOTA_DEFAULT = "default"
@@ -56,7 +56,7 @@ async def _reply(update: Update, text: str) -> None:
 
 
 async def on_stats(update: Update, context: BotContext) -> None:
-    await _reply(update, reports.stats(await context.services.admin.stats()))
+    await _reply(update, replies.stats(await context.services.admin.stats()))
 
 
 async def on_user(update: Update, context: BotContext) -> None:
@@ -69,7 +69,7 @@ async def on_user(update: Update, context: BotContext) -> None:
     if report is None:
         await _reply(update, texts.ADMIN_USER_UNKNOWN.format(user_id=subject))
         return
-    await _reply(update, reports.user(report))
+    await _reply(update, replies.user(report))
 
 
 async def on_quota(update: Update, context: BotContext) -> None:
@@ -87,7 +87,7 @@ async def on_quota(update: Update, context: BotContext) -> None:
     rule = await context.services.admin.set_quota(
         subject, daily, monthly, keep_monthly=len(values) == 1
     )
-    await _reply(update, reports.quota_set(rule))
+    await _reply(update, replies.quota_set(rule))
 
 
 Callback = Callable[[Update, BotContext], Coroutine[Any, Any, None]]

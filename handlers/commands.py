@@ -5,7 +5,7 @@ from __future__ import annotations
 from telegram import Update
 from telegram.ext import BaseHandler, CommandHandler, MessageHandler, filters
 
-from bot import texts
+from bot.presentation import texts
 from handlers.context import BotContext
 
 

@@ -8,7 +8,7 @@ import logging
 from telegram import Update
 from telegram.error import TelegramError
 
-from bot import texts
+from bot.presentation import texts
 from handlers.context import BotContext
 
 log = logging.getLogger(__name__)

@@ -12,9 +12,9 @@ from telegram import Message, MessageEntity, Update
 from telegram.constants import ChatType
 from telegram.ext import BaseHandler, CommandHandler, MessageHandler, filters
 
-from bot import texts
-from bot.groups import GroupMode
-from bot.media import Origin
+from bot.pipeline.media import Origin
+from bot.policy.groups import GroupMode
+from bot.presentation import texts
 from handlers.context import BotContext
 from handlers.media import media_from_message
 from handlers.senders import is_from_a_bot, requester_id, sender_chat_id

@@ -5,10 +5,10 @@ from __future__ import annotations
 from telegram import Update
 from telegram.ext import BaseHandler, CallbackQueryHandler, CommandHandler
 
-from bot import keyboards, texts
-from bot.languages import InvalidLanguageError, parse_language
+from bot.presentation import keyboards, texts
+from bot.stt.languages import InvalidLanguageError, parse_language
 from handlers.context import BotContext
-from handlers.inline import edit_menu, reply_menu
+from handlers.menus import edit_menu, reply_menu
 
 
 async def on_language_command(update: Update, context: BotContext) -> None:

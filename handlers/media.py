@@ -8,8 +8,8 @@ from telegram import Message, Update
 from telegram.constants import ChatType
 from telegram.ext import BaseHandler, MessageHandler, filters
 
-from bot import texts
-from bot.media import MediaKind, MediaRef, Origin
+from bot.pipeline.media import MediaKind, MediaRef, Origin
+from bot.presentation import texts
 from handlers.context import BotContext
 from handlers.senders import is_from_a_bot, requester_id
 
@@ -69,7 +69,7 @@ async def on_media(update: Update, context: BotContext) -> None:
     media = media_from_message(message)
     if media is None or is_from_a_bot(message):
         return
-    # In a group, only auto mode transcribes every recording (see bot/groups.py).
+    # In a group, only auto mode transcribes every recording (see bot/policy/groups.py).
     if message.chat.type != ChatType.PRIVATE and not (
         await context.services.groups.transcribes_everything(message.chat_id)
     ):

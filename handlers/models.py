@@ -5,11 +5,11 @@ from __future__ import annotations
 from telegram import ReplyParameters, Update
 from telegram.ext import BaseHandler, CallbackQueryHandler, CommandHandler
 
-from bot import keyboards, texts
-from bot.telegram_gateway import inline_markup
-from bot.transcription import RedoRefusedError
+from bot.pipeline.transcription import RedoRefusedError
+from bot.presentation import keyboards, texts
+from bot.telegram.gateway import inline_markup
 from handlers.context import BotContext
-from handlers.inline import edit_menu, reply_menu
+from handlers.menus import edit_menu, reply_menu
 
 
 async def on_model_command(update: Update, context: BotContext) -> None:

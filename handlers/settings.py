@@ -5,10 +5,10 @@ from __future__ import annotations
 from telegram import Update
 from telegram.ext import BaseHandler, CallbackQueryHandler, CommandHandler
 
-from bot import keyboards, texts
-from bot.preferences import TOGGLES
+from bot.policy.preferences import TOGGLES
+from bot.presentation import keyboards, texts
 from handlers.context import BotContext
-from handlers.inline import edit_menu, reply_menu
+from handlers.menus import edit_menu, reply_menu
 
 
 async def on_settings_command(update: Update, context: BotContext) -> None:

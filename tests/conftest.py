@@ -10,13 +10,13 @@ from typing import Any
 import pytest
 
 from bot.app import BotRuntime
-from bot.settings import Settings
+from bot.config.settings import Settings
 from bot.stt.aiml_backend import RetryPolicy
 from bot.stt.schedule import PollSchedule, ScheduleConfig
 from tests.fakes.stt import FakeStt
 from tests.fakes.telegram import FakeTelegram
 
-# As in production (bot/cli.py): durations come as timedelta, without deprecation warnings.
+# As in production (bot/cli/main.py): durations come as timedelta, without deprecation warnings.
 os.environ.setdefault("PTB_TIMEDELTA", "true")
 
 # Shaped like real secrets, so the log-scanning tests also catch partial or pattern leaks.

@@ -5,8 +5,8 @@ from __future__ import annotations
 from collections.abc import Callable, Mapping
 from dataclasses import dataclass
 
-from bot import texts
 from bot.app import BotRuntime
+from bot.presentation import texts
 from tests.fakes.stt import FakeStt, RecordedRequest
 from tests.fakes.telegram import JSON, ChatMessage, FakeTelegram
 

@@ -4,8 +4,8 @@ from __future__ import annotations
 
 import asyncio
 
-from bot import texts
 from bot.app import BotRuntime
+from bot.presentation import texts
 from bot.services import Services
 from tests.fakes.stt import FakeStt
 from tests.fakes.telegram import ChatMessage, FakeTelegram

@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from bot import texts
+from bot.presentation import texts
 from tests.conftest import BotFactory, SettingsFactory
 from tests.fakes.stt import FakeStt
 from tests.fakes.telegram import FakeTelegram

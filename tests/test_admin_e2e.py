@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import re
 
-from bot import texts
+from bot.presentation import texts
 from tests.conftest import BotFactory, SettingsFactory
 from tests.fakes.clock import FakeClock
 from tests.fakes.stt import FakeStt

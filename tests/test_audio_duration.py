@@ -8,7 +8,7 @@ import wave
 
 import pytest
 
-from bot.audio_duration import measure_duration
+from bot.audio.duration import measure_duration
 
 OPUS_PRE_SKIP = 312
 

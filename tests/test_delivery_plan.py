@@ -1,6 +1,6 @@
-from bot import texts
-from bot.delivery import MAX_TEXT_MESSAGES, EditStatus, SendFile, SendText, plan_delivery
-from bot.rendering import OutputOptions
+from bot.pipeline.delivery import MAX_TEXT_MESSAGES, EditStatus, SendFile, SendText, plan_delivery
+from bot.presentation import texts
+from bot.presentation.rendering import OutputOptions
 from bot.stt.types import Transcript
 
 BUTTONS = [[("Try another model", "again:1")]]

@@ -6,8 +6,8 @@ import json
 
 import pytest
 
-from bot.audio_sniff import sniff_audio
-from bot.formats import cues, render, to_json, to_srt, to_vtt
+from bot.audio.sniff import sniff_audio
+from bot.presentation.file_formats import cues, render, to_json, to_srt, to_vtt
 from bot.stt.types import Segment, Transcript, Word
 
 OGG_OPUS_HEAD = b"OggS\x00\x02" + b"\x00" * 20 + b"\x01\x13OpusHead\x01\x01"

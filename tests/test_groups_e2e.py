@@ -5,7 +5,7 @@ Each test uses few messages per group: the rate limiter allows bots 20 a minute 
 
 from __future__ import annotations
 
-from bot import texts
+from bot.presentation import texts
 from tests.conftest import BotFactory, SettingsFactory
 from tests.fakes.stt import FakeStt
 from tests.fakes.telegram import GROUP_ANONYMOUS_BOT, FakeTelegram

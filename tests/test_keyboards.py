@@ -2,11 +2,11 @@ from __future__ import annotations
 
 import pytest
 
-from bot import keyboards, texts
-from bot.preferences import Choice
-from bot.rendering import OutputOptions
+from bot.policy.preferences import Choice
+from bot.presentation import keyboards, texts
+from bot.presentation.rendering import OutputOptions
 from bot.stt.catalogue import FAMILY_BLURBS, aiml_models, get_model, local_models
-from bot.telegram_gateway import Buttons
+from bot.telegram.gateway import Buttons
 
 AIML = aiml_models()
 

@@ -7,8 +7,8 @@ import asyncio
 from collections.abc import Mapping
 from dataclasses import dataclass
 
-from bot import texts
 from bot.app import BotRuntime
+from bot.presentation import texts
 from tests.conftest import BotFactory, SettingsFactory
 from tests.fakes.stt import FakeStt
 from tests.fakes.telegram import FakeTelegram

@@ -2,8 +2,8 @@ from __future__ import annotations
 
 import pytest
 
-from bot.languages import COMMON_LANGUAGES, ISO_639_1, InvalidLanguageError, parse_language
-from bot.texts import LANGUAGE_NAMES
+from bot.presentation.texts import LANGUAGE_NAMES
+from bot.stt.languages import COMMON_LANGUAGES, ISO_639_1, InvalidLanguageError, parse_language
 
 
 @pytest.mark.parametrize(

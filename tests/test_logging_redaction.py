@@ -1,6 +1,6 @@
 import logging
 
-from bot.logging_setup import REDACTED, RedactingFilter
+from bot.observability.logging import REDACTED, RedactingFilter
 
 
 def test_filter_redacts_secrets_in_messages_args_and_tracebacks() -> None:

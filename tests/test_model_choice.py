@@ -8,8 +8,8 @@ from collections.abc import Mapping
 
 import pytest
 
-from bot import texts
-from bot.settings import SettingsError
+from bot.config.settings import SettingsError
+from bot.presentation import texts
 from tests.conftest import BotFactory, SettingsFactory
 from tests.fakes.stt import FakeStt, Upload
 from tests.fakes.telegram import FakeTelegram

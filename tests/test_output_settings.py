@@ -3,7 +3,7 @@ families that return the data, and the settings text names the families that do 
 
 from __future__ import annotations
 
-from bot import texts
+from bot.presentation import texts
 from tests.conftest import BotFactory, SettingsFactory
 from tests.fakes.stt import FakeStt
 from tests.fakes.telegram import ChatMessage, FakeTelegram

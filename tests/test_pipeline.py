@@ -7,7 +7,7 @@ from typing import Any
 
 import pytest
 
-from bot import texts
+from bot.presentation import texts
 from tests.conftest import BotFactory, SettingsFactory
 from tests.fakes.stt import FakeStt
 from tests.fakes.telegram import FakeTelegram

@@ -9,8 +9,8 @@ from pathlib import Path
 
 import pytest
 
-from bot.quota import QuotaService, TooManyInFlight, TooManyPerMinute
-from bot.quota_math import Shortfall
+from bot.policy.quota import QuotaService, TooManyInFlight, TooManyPerMinute
+from bot.policy.quota_math import Shortfall
 from storage.access import AccessRuleRepository
 from storage.db import Database
 from storage.forget import ForgetRepository

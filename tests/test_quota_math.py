@@ -6,8 +6,8 @@ from datetime import datetime, timedelta, timezone
 
 import pytest
 
-from bot import quota_math
-from bot.quota_math import Limits, day_window, month_window, status
+from bot.policy import quota_math
+from bot.policy.quota_math import Limits, day_window, month_window, status
 
 
 def at(text: str) -> datetime:

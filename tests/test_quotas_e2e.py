@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from pathlib import Path
 
-from bot import texts
+from bot.presentation import texts
 from storage.db import Database
 from storage.jobs import JobRepository, NewJob
 from tests.conftest import BotFactory, SettingsFactory

@@ -1,4 +1,4 @@
-from bot.rendering import OutputOptions, clock_label, render_transcript, split_text
+from bot.presentation.rendering import OutputOptions, clock_label, render_transcript, split_text
 from bot.stt.types import Segment, Transcript
 
 

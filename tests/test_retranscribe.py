@@ -3,7 +3,7 @@ model chosen there transcribes the same recording again, from its stored file_id
 
 from __future__ import annotations
 
-from bot import texts
+from bot.presentation import texts
 from tests.conftest import BotFactory, SettingsFactory
 from tests.fakes.stt import FakeStt, Upload
 from tests.fakes.telegram import FakeTelegram

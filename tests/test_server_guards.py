@@ -20,15 +20,15 @@ from aiohttp.test_utils import TestClient, TestServer
 from bot.local.backend import LocalBackend
 from bot.local.config import LocalConfig
 from bot.local.engine import LoadRequest, LocalWhisperEngine
-from bot.server import guards
-from bot.server.app import AUTH_MESSAGE, ServerConfig, create_app
-from bot.server.guards import (
+from bot.net import guards
+from bot.net.guards import (
     PublicOnlyResolver,
     UrlRefusedError,
     check_public_host,
     is_public_address,
     parse_fetch_url,
 )
+from bot.server.app import AUTH_MESSAGE, ServerConfig, create_app
 
 KEY = "server-test-key-1"
 REPO = Path(__file__).resolve().parents[1]

@@ -2,7 +2,7 @@ from pathlib import Path
 
 import pytest
 
-from bot.settings import Settings, SettingsError
+from bot.config.settings import Settings, SettingsError
 
 BASE = {"TELEGRAM_BOT_TOKEN": "123:abc", "AIMLAPI_KEY": "k" * 32}
 

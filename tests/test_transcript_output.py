@@ -1,11 +1,11 @@
 from __future__ import annotations
 
-from bot import texts
-from bot.delivery import SendFile
-from bot.rendering import OutputOptions
+from bot.pipeline.delivery import SendFile
+from bot.presentation import texts
+from bot.presentation.attachments import attachments_for, with_known_language
+from bot.presentation.rendering import OutputOptions
 from bot.stt.catalogue import build_params, get_model, language_supported
 from bot.stt.types import Segment, Transcript, Word
-from bot.transcript_output import attachments_for, with_known_language
 
 TIMED = Transcript(
     text="Hello there. General Kenobi.",

@@ -15,10 +15,10 @@ from collections.abc import Callable, Collection
 from dataclasses import dataclass
 from pathlib import Path
 
+from bot.config.settings import Settings
 from bot.local.config import LOCAL_SIZES, LocalConfig
 from bot.local.engine import EngineJob, LocalWhisperEngine
 from bot.local.weights import default_cache_dir, packaged_weights_available
-from bot.settings import Settings
 from bot.stt.errors import JobFailedError, NotFoundError, SttError, UnsupportedModelError
 from bot.stt.types import AudioUpload, JobRequest, Transcript
 

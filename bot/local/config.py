@@ -10,7 +10,7 @@ from collections.abc import Mapping
 from dataclasses import dataclass
 from pathlib import Path
 
-from bot.settings import Settings, SettingsError
+from bot.config.settings import Settings, SettingsError
 from bot.stt.catalogue import local_models
 
 LOCAL_SIZES: tuple[str, ...] = tuple(spec.id.removeprefix("local/") for spec in local_models())

@@ -20,12 +20,12 @@ from datetime import UTC, datetime
 
 from aiohttp import BodyPartReader, web
 
-from bot.audio_sniff import sniff_audio
+from bot.audio.sniff import sniff_audio
 from bot.local.backend import AIML_WHISPER_PREFIX, AIML_WHISPER_SIZES, LOCAL_PREFIX, LocalBackend
 from bot.local.config import LOCAL_SIZES
 from bot.local.engine import EngineClosedError, QueueFullError
-from bot.server.fetch import FetchError, TooLargeError, UrlFetcher
-from bot.server.guards import UrlRefusedError
+from bot.net.fetch import FetchError, TooLargeError, UrlFetcher
+from bot.net.guards import UrlRefusedError
 from bot.stt.errors import NotFoundError, UnsupportedModelError
 from bot.stt.parsing import transcript_to_deepgram
 from bot.stt.types import AudioUpload, JobRequest

@@ -82,7 +82,7 @@ UNSUPPORTED_FILE = (
 )
 TEXT_HINT = "Send me a voice message, an audio file or a video, and I will transcribe it."
 
-# --- quotas, access, admins, /forget, groups (bot/reports.py fills these in) -------------
+# --- quotas, access, admins, /forget, groups (presentation/replies.py fills these in) ------
 
 UNIT_DAYS = "{n} d"
 UNIT_HOURS = "{n} h"

@@ -20,9 +20,9 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Literal, TextIO
 
-from bot.formats import render
+from bot.config.settings import DEFAULT_AIML_MODEL, local_extra_installed
 from bot.local.config import LocalConfig
-from bot.settings import DEFAULT_AIML_MODEL, local_extra_installed
+from bot.presentation.file_formats import render
 from bot.stt.catalogue import UnknownModelError, build_params, get_model
 from bot.stt.errors import SttError, UnsupportedModelError, ValidationError
 from bot.stt.types import AudioUpload, JobRequest, Transcript
@@ -167,7 +167,7 @@ async def _transcribe_locally(
 async def _transcribe_with_aiml(
     source: str, model: str, language: str | None, config: CliConfig, progress: Progress
 ) -> Transcript:
-    from bot.audio_sniff import sniff_audio
+    from bot.audio.sniff import sniff_audio
     from bot.stt.aiml_backend import AimlBackend
     from bot.stt.schedule import PollSchedule
 
@@ -227,8 +227,8 @@ def _read(path: Path) -> bytes:
 
 
 async def _download(url: str, progress: Progress) -> bytes:
-    from bot.server.fetch import FetchError, UrlFetcher
-    from bot.server.guards import UrlRefusedError
+    from bot.net.fetch import FetchError, UrlFetcher
+    from bot.net.guards import UrlRefusedError
 
     # The user runs this on their own machine: their private addresses are theirs to fetch.
     fetcher = UrlFetcher(max_bytes=MAX_DOWNLOAD_BYTES, allow_private=True, timeout=300.0)

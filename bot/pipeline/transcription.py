@@ -13,25 +13,25 @@ from collections.abc import Callable
 from dataclasses import dataclass
 from datetime import UTC, datetime
 
-from bot import texts
-from bot.admission import AdmissionPolicy, NoAdmission
-from bot.delivery import DeliveryService, plan_delivery
-from bot.keyboards import try_another_buttons
-from bot.media import MediaKind, MediaRef, Origin
-from bot.preferences import Choice, PreferencesService
-from bot.rendering import OutputOptions
+from bot.pipeline.admission import AdmissionPolicy, NoAdmission
+from bot.pipeline.delivery import DeliveryService, plan_delivery
+from bot.pipeline.media import MediaKind, MediaRef, Origin
+from bot.pipeline.supervisor import TaskSupervisor
+from bot.policy.preferences import Choice, PreferencesService
+from bot.presentation import texts
+from bot.presentation.attachments import attachments_for, with_known_language
+from bot.presentation.keyboards import try_another_buttons
+from bot.presentation.rendering import OutputOptions
 from bot.stt import errors as stt_errors
 from bot.stt.backend import SttBackend
 from bot.stt.catalogue import build_params, get_model
 from bot.stt.types import AudioUpload, JobRequest, Transcript
-from bot.tasks import TaskSupervisor
-from bot.telegram_gateway import (
+from bot.telegram.gateway import (
     ChatGateway,
     ChatUnavailableError,
     DownloadError,
     FileTooBigError,
 )
-from bot.transcript_output import attachments_for, with_known_language
 from storage.jobs import Job, JobRepository, JobState, NewJob
 
 log = logging.getLogger(__name__)
@@ -49,7 +49,7 @@ class _JobFailure(Exception):
 
 
 def failure_reason(error: BaseException) -> str:
-    """Map an error to the user-facing reason key in bot.texts.FAILURES."""
+    """Map an error to the user-facing reason key in bot.presentation.texts.FAILURES."""
     match error:
         case _JobFailure():
             return error.reason
@@ -96,7 +96,7 @@ class TranscriptionService:
         clock: Clock = lambda: datetime.now(UTC),
         admission: AdmissionPolicy | None = None,
     ) -> None:
-        # Access, the transcript cache and the quota (bot/admission.py); none by default.
+        # Access, the transcript cache and the quota (bot/pipeline/admission.py); none by default.
         self._admission: AdmissionPolicy = admission or NoAdmission()
         self._jobs = jobs
         self._backend = backend

@@ -7,7 +7,7 @@ import logging
 import aiohttp
 from yarl import URL
 
-from bot.server.guards import (
+from bot.net.guards import (
     PublicOnlyResolver,
     UrlRefusedError,
     check_public_host,

@@ -11,11 +11,11 @@ from __future__ import annotations
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass
 
-from bot import texts
-from bot.languages import AUTO, COMMON_LANGUAGES, primary_code
-from bot.preferences import TOGGLES, Choice
+from bot.policy.preferences import TOGGLES, Choice
+from bot.presentation import texts
 from bot.stt.catalogue import FAMILY_BLURBS, ModelSpec, language_supported, models_by_vendor
-from bot.telegram_gateway import Buttons
+from bot.stt.languages import AUTO, COMMON_LANGUAGES, primary_code
+from bot.telegram.gateway import Buttons
 
 MODEL_PREFIX = "model:"
 LANGUAGE_PREFIX = "lang:"

@@ -12,7 +12,7 @@ from __future__ import annotations
 from dataclasses import dataclass
 from enum import StrEnum
 
-from bot.telegram_gateway import ChatGateway
+from bot.telegram.gateway import ChatGateway
 from storage.groups import GroupSettingsRepository
 
 

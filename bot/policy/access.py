@@ -11,7 +11,7 @@ from dataclasses import dataclass
 from datetime import timedelta
 from enum import StrEnum
 
-from bot.settings import AccessMode
+from bot.config.settings import AccessMode
 from storage.access import AccessRule, AccessRuleRepository
 from storage.clock import Clock, utc_now
 

@@ -7,7 +7,7 @@ import os
 import sys
 from collections.abc import Sequence
 
-from bot.settings import SettingsError
+from bot.config.settings import SettingsError
 
 
 def build_parser() -> argparse.ArgumentParser:
@@ -56,10 +56,10 @@ def main(argv: Sequence[str] | None = None) -> int:
 
             return run_bot()
         if args.command == "transcribe":
-            from bot.transcribe_cli import transcribe_command
+            from bot.cli.transcribe import transcribe_command
 
             return transcribe_command(args)
-        from bot.server.cli import serve_command
+        from bot.cli.serve_api import serve_command
 
         return serve_command(args)
     except SettingsError as error:

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from dataclasses import dataclass, replace
 
-from bot.rendering import OutputOptions
+from bot.presentation.rendering import OutputOptions
 from bot.stt.catalogue import ModelSpec, UnknownModelError, aiml_models, get_model, local_models
 from storage.preferences import PreferenceRepository, StoredPreferences
 

@@ -11,12 +11,12 @@ import logging
 from dataclasses import dataclass
 from typing import Protocol
 
-from bot import reports
-from bot.access import AccessService, Verdict
-from bot.audio_duration import measure_duration
-from bot.cache import TranscriptCache
-from bot.media import Origin
-from bot.quota import QuotaService
+from bot.audio.duration import measure_duration
+from bot.pipeline.media import Origin
+from bot.policy.access import AccessService, Verdict
+from bot.policy.cache import TranscriptCache
+from bot.policy.quota import QuotaService
+from bot.presentation import replies
 from bot.stt.types import Transcript
 from storage.clock import Clock, utc_now
 from storage.jobs import Job, JobState, NewJob
@@ -93,7 +93,7 @@ class MeteredAdmission:
             case Verdict.ALLOW:
                 return Gate(proceed=True)
             case Verdict.REFUSE:
-                return Gate(proceed=False, reply=reports.access_refusal(screening, origin))
+                return Gate(proceed=False, reply=replies.access_refusal(screening, origin))
             case _:
                 return Gate(proceed=False)
 
@@ -107,7 +107,7 @@ class MeteredAdmission:
         refusal = await self._quota.reserve(job)
         if refusal is None:
             return None
-        return reports.quota_refusal(refusal, self._clock())
+        return replies.quota_refusal(refusal, self._clock())
 
     async def ensure_reserved(self, job: Job) -> bool:
         """A job resumed after a crash, or started outside `accept`, reserves here."""

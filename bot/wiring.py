@@ -7,16 +7,16 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 
-from bot.access import AccessService
-from bot.account import AccountService
-from bot.admin import AdminService
-from bot.admission import MeteredAdmission
-from bot.cache import TranscriptCache
-from bot.groups import GroupService
-from bot.preferences import PreferencesService
-from bot.quota import QuotaService
-from bot.settings import Settings
-from bot.telegram_gateway import ChatGateway
+from bot.config.settings import Settings
+from bot.pipeline.admission import MeteredAdmission
+from bot.policy.access import AccessService
+from bot.policy.account import AccountService
+from bot.policy.admin import AdminService
+from bot.policy.cache import TranscriptCache
+from bot.policy.groups import GroupService
+from bot.policy.preferences import PreferencesService
+from bot.policy.quota import QuotaService
+from bot.telegram.gateway import ChatGateway
 from storage.access import AccessRuleRepository
 from storage.cache import TranscriptCacheRepository
 from storage.clock import Clock

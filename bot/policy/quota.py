@@ -10,8 +10,8 @@ import logging
 from dataclasses import dataclass
 from datetime import date, datetime, timedelta
 
-from bot import quota_math
-from bot.quota_math import Limits, QuotaStatus, Shortfall
+from bot.policy import quota_math
+from bot.policy.quota_math import Limits, QuotaStatus, Shortfall
 from storage.access import AccessRuleRepository
 from storage.clock import Clock, utc_now
 from storage.jobs import Job

@@ -5,7 +5,7 @@ from __future__ import annotations
 from telegram import CallbackQuery, Message
 from telegram.error import BadRequest
 
-from bot.telegram_gateway import Buttons, inline_markup, is_not_modified
+from bot.telegram.gateway import Buttons, inline_markup, is_not_modified
 
 
 async def reply_menu(message: Message, text: str, buttons: Buttons | None = None) -> None:

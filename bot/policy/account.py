@@ -4,9 +4,9 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 
-from bot.preferences import PreferencesService
-from bot.quota import QuotaService
-from bot.quota_math import QuotaStatus
+from bot.policy.preferences import PreferencesService
+from bot.policy.quota import QuotaService
+from bot.policy.quota_math import QuotaStatus
 from storage.forget import ForgetRepository
 
 

@@ -4,10 +4,10 @@ from __future__ import annotations
 
 import dataclasses
 
-from bot import texts
-from bot.delivery import SendFile
-from bot.formats import to_srt
-from bot.rendering import OutputOptions, render_transcript
+from bot.pipeline.delivery import SendFile
+from bot.presentation import texts
+from bot.presentation.file_formats import to_srt
+from bot.presentation.rendering import OutputOptions, render_transcript
 from bot.stt.catalogue import ModelSpec, language_supported
 from bot.stt.types import Transcript
 

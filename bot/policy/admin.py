@@ -4,10 +4,10 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 
-from bot import quota_math
-from bot.access import AccessService
-from bot.quota import QuotaService
-from bot.quota_math import QuotaStatus
+from bot.policy import quota_math
+from bot.policy.access import AccessService
+from bot.policy.quota import QuotaService
+from bot.policy.quota_math import QuotaStatus
 from storage.access import AccessRule
 from storage.clock import Clock, utc_now
 from storage.quota import stats_day

@@ -11,10 +11,10 @@ from __future__ import annotations
 import logging
 from dataclasses import dataclass
 
-from bot import texts
-from bot.rendering import OutputOptions, render_transcript, split_text
+from bot.presentation import texts
+from bot.presentation.rendering import OutputOptions, render_transcript, split_text
 from bot.stt.types import Transcript
-from bot.telegram_gateway import Buttons, ChatGateway
+from bot.telegram.gateway import Buttons, ChatGateway
 from storage.jobs import Job, JobRepository
 
 log = logging.getLogger(__name__)

@@ -10,10 +10,10 @@ from collections.abc import AsyncIterator, Callable, Mapping
 
 from aiohttp import web
 
+from bot.config.settings import LOG_LEVELS, local_extra_installed
 from bot.local.backend import LocalBackend
 from bot.local.config import LocalConfig
 from bot.server.app import ServerConfig, create_app, server_keys
-from bot.settings import LOG_LEVELS, local_extra_installed
 
 logger = logging.getLogger(__name__)
 

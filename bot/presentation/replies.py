@@ -1,16 +1,16 @@
-"""Fill the templates of bot/texts.py with numbers: durations, moments, reports, refusals."""
+"""Fill the templates of presentation/texts.py with numbers: durations, moments, refusals."""
 
 from __future__ import annotations
 
 import math
 from datetime import UTC, datetime
 
-from bot import texts
-from bot.access import Screening
-from bot.admin import StatsReport, UserReport
-from bot.media import Origin
-from bot.quota import Refusal, TooManyInFlight, TooManyPerMinute
-from bot.quota_math import Period, QuotaStatus, Shortfall
+from bot.pipeline.media import Origin
+from bot.policy.access import Screening
+from bot.policy.admin import StatsReport, UserReport
+from bot.policy.quota import Refusal, TooManyInFlight, TooManyPerMinute
+from bot.policy.quota_math import Period, QuotaStatus, Shortfall
+from bot.presentation import texts
 from storage.access import AccessRule
 from storage.stats import ModelUsage
 
