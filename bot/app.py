@@ -1,14 +1,19 @@
 """The composition root: settings, one aiohttp session, the database, the services, the
-Application and its handlers. Nothing else in the code base builds these."""
+Application and its handlers, the intake. Nothing else in the code base builds these."""
 
 from __future__ import annotations
 
+import asyncio
+import contextlib
 import logging
+import signal
+import sqlite3
 from types import TracebackType
 from typing import Any
 
 import aiohttp
 from telegram import BotCommand, Update
+from telegram.error import InvalidToken, TelegramError
 from telegram.ext import AIORateLimiter, Application, ApplicationBuilder, ContextTypes
 
 from bot.config.settings import Settings
@@ -19,18 +24,24 @@ from bot.pipeline.transcription import TranscriptionService
 from bot.policy.preferences import PreferencesService
 from bot.policy.users import UserService
 from bot.presentation import texts
+from bot.presentation.keyboards import redo_button
+from bot.retry import RetryPolicy
 from bot.services import Services
-from bot.stt.aiml_backend import AimlBackend, PollPlanner, RetryPolicy
+from bot.stt.aiml_backend import AimlBackend, PollPlanner
 from bot.stt.backend import SttBackend
 from bot.stt.schedule import PollSchedule
 from bot.telegram.gateway import ChatGateway
-from bot.wiring import build_metering
+from bot.telegram.intake import UpdateIntake
+from bot.telegram.polling import UpdatePoller
+from bot.wiring import build_policy_services
 from handlers import register_handlers
 from handlers.context import BotContext, BotData
 from storage.clock import Clock, utc_now
 from storage.db import Database
+from storage.inbox import InboxRepository
 from storage.jobs import JobRepository
 from storage.preferences import PreferenceRepository
+from storage.sends import SendJournal
 from storage.users import UserRepository
 
 log = logging.getLogger(__name__)
@@ -40,12 +51,31 @@ BotApplication = Application[Any, BotContext, Any, Any, BotData, Any]
 # The STT API is slow to answer only when it is busy; a request that hangs longer is retried.
 STT_HTTP_TIMEOUT = aiohttp.ClientTimeout(total=120, connect=10, sock_read=60)
 
+# One retry policy per remote service (bot/retry.py). Telegram: keep trying with jitter, each
+# caller bounding it by its own deadline (seconds for a reply, hours for a transcript).
+TELEGRAM_RETRY = RetryPolicy(base_delay=1.0, max_delay=30.0, attempts=None)
+# The STT API: a few tries for a create (it may bill twice); polls go on until the job's limit.
+STT_RETRY = RetryPolicy(base_delay=0.5, max_delay=15.0, attempts=4)
+
+# A transcript waits out Telegram trouble this long before its job gives up on delivery.
+DELIVERY_PATIENCE = 6 * 3600.0
+# A slow answer to a send is not a failed send: wait long for it rather than guess.
+TELEGRAM_READ_TIMEOUT = 60.0
+
+# The updates the handlers act on; Telegram sends nothing else.
+ALLOWED_UPDATES = (Update.MESSAGE, Update.CALLBACK_QUERY)
+
+
+class StartupError(Exception):
+    """The bot cannot start; the message is one line for the operator, free of secrets."""
+
 
 class BotRuntime:
     """Owns the resources whose life spans the Application's: built on start, closed on stop.
 
-    `run_polling` drives it through post_init / post_stop / post_shutdown; tests drive the same
-    methods with `async with runtime:` around a manually started Application.
+    `async with runtime:` starts everything (the CLI and the tests use the same path), and
+    leaving the block stops it: the poller first, then the handlers in flight, then the jobs
+    (which resume at the next start), then the connections.
     """
 
     def __init__(
@@ -55,19 +85,25 @@ class BotRuntime:
         backend: SttBackend | None = None,
         schedule: PollPlanner | None = None,
         stt_retry: RetryPolicy | None = None,
+        telegram_retry: RetryPolicy | None = None,
         clock: Clock = utc_now,
+        long_poll_seconds: int = 30,
     ) -> None:
         self.settings = settings
         # Quota windows, statistics and stored times follow this clock (injectable for tests).
         self.clock = clock
         self._injected_backend = backend
         self.schedule: PollPlanner = schedule or PollSchedule()
-        self._stt_retry = stt_retry
+        self._stt_retry = stt_retry or STT_RETRY
+        self._telegram_retry = telegram_retry or TELEGRAM_RETRY
+        self._long_poll_seconds = long_poll_seconds
         self.application: BotApplication = self._build_application()
         self._session: aiohttp.ClientSession | None = None
         self._database: Database | None = None
+        self._poller_task: asyncio.Task[None] | None = None
         self.backend: SttBackend | None = None
         self.services: Services | None = None
+        self.intake: UpdateIntake | None = None
 
     def _build_application(self) -> BotApplication:
         settings = self.settings
@@ -77,39 +113,64 @@ class BotRuntime:
             .base_url(settings.telegram_base_url)
             .base_file_url(settings.telegram_base_file_url)
             .context_types(ContextTypes(context=BotContext, bot_data=BotData))
-            # Honours RetryAfter and keeps under Telegram's flood limits for every call we make.
-            .rate_limiter(AIORateLimiter(max_retries=3))
-            # Accepting a job is a database write and one message; let several run at once.
-            .concurrent_updates(16)
-            .post_init(self.start_services)
-            .post_stop(self.stop_background_work)
-            .post_shutdown(self.close_resources)
+            # Keeps under Telegram's flood limits; a 429 that still comes is the gateway's to
+            # retry, under the one Telegram retry policy.
+            .rate_limiter(AIORateLimiter(max_retries=0))
+            .read_timeout(TELEGRAM_READ_TIMEOUT)
+            .write_timeout(TELEGRAM_READ_TIMEOUT)
+            # Our own intake (bot/telegram/intake.py) replaces the Updater, which confirms
+            # updates to Telegram before anything is saved.
+            .updater(None)
             .build()
         )
         register_handlers(application)
         return application
 
-    def _make_backend(self, session: aiohttp.ClientSession) -> SttBackend:
+    def _make_backend(
+        self, session: aiohttp.ClientSession, supervisor: TaskSupervisor
+    ) -> SttBackend:
         if self._injected_backend is not None:
             return self._injected_backend
         if self.settings.backend == "local":
             from bot.local.backend import LocalBackend
+            from bot.local.config import LocalConfig
 
-            return LocalBackend.from_settings(self.settings)
+            settings = self.settings
+            return LocalBackend(
+                LocalConfig(
+                    size=settings.local_model,
+                    model_dir=settings.local_model_dir,
+                    workers=settings.local_workers,
+                    queue_size=settings.local_queue_size,
+                )
+            )
         from bot.stt.client import AimlSttClient
 
         assert self.settings.aimlapi_key is not None
         client = AimlSttClient(session, self.settings.aimlapi_base_url, self.settings.aimlapi_key)
-        return AimlBackend(client, self.schedule, retry=self._stt_retry)
+        return AimlBackend(
+            client,
+            self.schedule,
+            retry=self._stt_retry,
+            transfer_slots=supervisor.transfer_slots,
+            on_resubmit=lambda: log.warning("a create request is repeated: it may bill twice"),
+        )
+
+    async def _open_database(self) -> Database:
+        path = self.settings.database_path
+        try:
+            return await Database.open(path)
+        except (OSError, sqlite3.Error) as error:
+            raise StartupError(f"cannot open the database at {path}: {error}") from None
 
     async def start_services(self, application: BotApplication) -> None:
         settings = self.settings
+        self._database = await self._open_database()
         self._session = aiohttp.ClientSession(timeout=STT_HTTP_TIMEOUT)
-        self._database = await Database.open(settings.database_path)
-        self.backend = self._make_backend(self._session)
         jobs = JobRepository(self._database, self.clock)
-        gateway = ChatGateway(application.bot)
+        gateway = ChatGateway(application.bot, self._telegram_retry)
         supervisor = TaskSupervisor(settings.max_concurrent_transfers)
+        self.backend = self._make_backend(self._session, supervisor)
         preferences = PreferencesService(
             PreferenceRepository(self._database),
             default_model=settings.default_model,
@@ -117,7 +178,7 @@ class BotRuntime:
             local_backend=settings.backend == "local",
         )
         users = UserRepository(self._database, self.clock)
-        metering = build_metering(
+        policies = build_policy_services(
             self._database,
             settings,
             gateway=gateway,
@@ -129,13 +190,16 @@ class BotRuntime:
             jobs=jobs,
             backend=self.backend,
             gateway=gateway,
-            delivery=DeliveryService(gateway, jobs),
+            delivery=DeliveryService(
+                gateway, jobs, SendJournal(self._database, self.clock), patience=DELIVERY_PATIENCE
+            ),
             preferences=preferences,
             supervisor=supervisor,
             max_file_bytes=settings.max_file_bytes,
             job_timeout=settings.job_timeout_seconds,
             clock=self.clock,
-            admission=metering.admission,
+            admission=policies.admission,
+            buttons_for=redo_button,
         )
         self.services = Services(
             settings=settings,
@@ -143,24 +207,54 @@ class BotRuntime:
             preferences=preferences,
             transcription=transcription,
             supervisor=supervisor,
-            access=metering.access,
-            quota=metering.quota,
-            admin=metering.admin,
-            groups=metering.groups,
-            account=metering.account,
+            access=policies.access,
+            quota=policies.quota,
+            admin=policies.admin,
+            groups=policies.groups,
+            account=policies.account,
+            gateway=gateway,
         )
         application.bot_data.services = self.services
+        self.intake = UpdateIntake(InboxRepository(self._database, self.clock), application)
         await application.bot.set_my_commands(
             [BotCommand(name, description) for name, description in texts.COMMAND_DESCRIPTIONS]
         )
-        resumed = await transcription.resume_open_jobs()
-        log.info("bot started with the %s backend; resumed %d job(s)", settings.backend, resumed)
 
-    async def stop_background_work(self, application: BotApplication) -> None:
+    async def _begin(self) -> None:
+        """Start the jobs and the updates left over from the last run, then poll for more."""
+        assert self.services is not None and self.intake is not None
+        application = self.application
+        # Polling and a webhook exclude each other; pending updates are kept for us.
+        await application.bot.delete_webhook(drop_pending_updates=False)
+        resumed = await self.services.transcription.resume_open_jobs()
+        replayed = await self.intake.replay_pending()
+        poller = UpdatePoller(
+            application.bot,
+            self.intake,
+            self._telegram_retry,
+            allowed_updates=ALLOWED_UPDATES,
+            long_poll_seconds=self._long_poll_seconds,
+        )
+        self._poller_task = asyncio.create_task(poller.run(), name="telegram-poller")
+        log.info(
+            "bot started: backend %s, polling, database %s; resumed %d job(s), %d update(s)",
+            self.settings.backend,
+            self.settings.database_path,
+            resumed,
+            replayed,
+        )
+
+    async def stop_background_work(self) -> None:
+        if self._poller_task is not None:
+            self._poller_task.cancel()
+            with contextlib.suppress(asyncio.CancelledError, TelegramError):
+                await self._poller_task
+        if self.intake is not None:
+            await self.intake.stop()
         if self.services is not None:
             await self.services.supervisor.shutdown()
 
-    async def close_resources(self, application: BotApplication) -> None:
+    async def close_resources(self) -> None:
         if self.backend is not None:
             await self.backend.close()
         if self._session is not None:
@@ -169,16 +263,29 @@ class BotRuntime:
             await self._database.close()
         log.info("bot stopped")
 
+    @property
+    def poller(self) -> asyncio.Task[None] | None:
+        """The polling task: it ends only when cancelled or when the token stops working."""
+        return self._poller_task
+
     async def __aenter__(self) -> BotRuntime:
-        """Start the Application by hand, as run_polling would (for tests and embedding)."""
         application = self.application
-        await application.initialize()
-        await self.start_services(application)
-        assert application.updater is not None
-        await application.updater.start_polling(
-            timeout=1, poll_interval=0, allowed_updates=Update.ALL_TYPES
-        )
-        await application.start()
+        try:
+            await application.initialize()
+        except InvalidToken:
+            raise StartupError("Telegram rejected the bot token (TELEGRAM_BOT_TOKEN)") from None
+        except TelegramError as error:
+            raise StartupError(
+                f"cannot reach Telegram at {self.settings.telegram_api_url}: "
+                f"{type(error).__name__}"
+            ) from None
+        try:
+            await self.start_services(application)
+            await application.start()
+            await self._begin()
+        except BaseException:
+            await self.__aexit__(None, None, None)
+            raise
         return self
 
     async def __aexit__(
@@ -188,22 +295,41 @@ class BotRuntime:
         traceback: TracebackType | None,
     ) -> None:
         application = self.application
-        assert application.updater is not None
-        if application.updater.running:
-            await application.updater.stop()
+        await self.stop_background_work()
         if application.running:
             await application.stop()
-        await self.stop_background_work(application)
         await application.shutdown()
-        await self.close_resources(application)
+        await self.close_resources()
+
+
+async def serve(runtime: BotRuntime) -> None:
+    """Run until SIGINT or SIGTERM, or until the poller stops for good."""
+    stop = asyncio.Event()
+    loop = asyncio.get_running_loop()
+    for signum in (signal.SIGINT, signal.SIGTERM):
+        loop.add_signal_handler(signum, stop.set)
+    async with runtime:
+        assert runtime.poller is not None
+        stopping = asyncio.create_task(stop.wait())
+        await asyncio.wait({stopping, runtime.poller}, return_when=asyncio.FIRST_COMPLETED)
+        stopping.cancel()
+        if runtime.poller.done() and not runtime.poller.cancelled():
+            error = runtime.poller.exception()
+            if isinstance(error, InvalidToken):
+                raise StartupError("Telegram no longer accepts the bot token")
+            if error is not None:
+                raise StartupError(f"polling stopped: {type(error).__name__}")
 
 
 def run_bot() -> int:
-    settings = Settings.from_env()
+    settings = Settings.from_env().require_telegram()
     secrets = [settings.telegram_bot_token, settings.aimlapi_key or ""]
     configure_logging(settings.log_level, secrets)
-    runtime = BotRuntime(settings)
-    # SIGINT/SIGTERM stop polling, then post_stop cancels the jobs (they stay in the database
-    # and resume at the next start), then post_shutdown closes the session and the database.
-    runtime.application.run_polling(allowed_updates=Update.ALL_TYPES)
+    try:
+        asyncio.run(serve(BotRuntime(settings)))
+    except StartupError as error:
+        # One line, no traceback: the token must never reach the terminal, and the operator
+        # needs the cause, not 200 lines of stack.
+        log.critical("%s", error)
+        return 1
     return 0

@@ -14,6 +14,7 @@ from bot.policy.groups import GroupService
 from bot.policy.preferences import PreferencesService
 from bot.policy.quota import QuotaService
 from bot.policy.users import UserService
+from bot.telegram.gateway import ChatGateway
 
 
 @dataclass(frozen=True, slots=True)
@@ -28,3 +29,4 @@ class Services:
     admin: AdminService
     groups: GroupService
     account: AccountService
+    gateway: ChatGateway  # for the few sends a handler makes besides its reply

@@ -1,4 +1,4 @@
-"""Builds the access, quota, cache, admin, group and account services over one database.
+"""Builds the policy services (access, quota, cache, admin, groups, account) over one database.
 
 A part of the composition root, kept apart so bot/app.py stays short: only bot/app.py calls it.
 """
@@ -29,7 +29,7 @@ from storage.users import UserRepository
 
 
 @dataclass(frozen=True, slots=True)
-class Metering:
+class PolicyServices:
     admission: MeteredAdmission
     access: AccessService
     quota: QuotaService
@@ -38,7 +38,7 @@ class Metering:
     account: AccountService
 
 
-def build_metering(
+def build_policy_services(
     database: Database,
     settings: Settings,
     *,
@@ -46,7 +46,7 @@ def build_metering(
     preferences: PreferencesService,
     users: UserRepository,
     clock: Clock,
-) -> Metering:
+) -> PolicyServices:
     rules = AccessRuleRepository(database, clock)
     access = AccessService(
         rules,
@@ -70,7 +70,7 @@ def build_metering(
     cache = TranscriptCache(
         TranscriptCacheRepository(database), ttl_hours=settings.cache_ttl_hours, clock=clock
     )
-    return Metering(
+    return PolicyServices(
         admission=MeteredAdmission(access=access, quota=quota, cache=cache, clock=clock),
         access=access,
         quota=quota,

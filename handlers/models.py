@@ -1,13 +1,12 @@
-"""/model, its keyboard, and "Try another model" under each transcript."""
+"""/model, its keyboard, and redo ("Try another model") under each transcript."""
 
 from __future__ import annotations
 
-from telegram import ReplyParameters, Update
+from telegram import Update
 from telegram.ext import BaseHandler, CallbackQueryHandler, CommandHandler
 
 from bot.pipeline.transcription import RedoRefusedError
-from bot.presentation import keyboards, texts
-from bot.telegram.gateway import inline_markup
+from bot.presentation import keyboards, replies, texts
 from handlers.context import BotContext
 from handlers.menus import edit_menu, reply_menu
 
@@ -43,7 +42,7 @@ async def on_model_chosen(update: Update, context: BotContext) -> None:
         return
     user_id = query.from_user.id
     spec = await preferences.set_model(user_id, model_id)
-    await query.answer(texts.MODEL_SET.format(name=spec.display_name, model_id=spec.id))
+    await query.answer(texts.MODEL_SET.format(model=replies.model_label(spec)))
     choice = await preferences.choice_for(user_id)
     menu = keyboards.model_menu(preferences.offered, choice, note=keyboards.model_set_text(choice))
     await edit_menu(query, menu.text, menu.buttons)
@@ -54,37 +53,36 @@ async def on_noop(update: Update, context: BotContext) -> None:
         await update.callback_query.answer()
 
 
-async def on_try_another(update: Update, context: BotContext) -> None:
+async def on_redo_button(update: Update, context: BotContext) -> None:
     """Offer the models for the recording of the transcript this button sits under."""
     query = update.callback_query
     if query is None or query.data is None or query.message is None:
         return
-    job_id = keyboards.parse_again(query.data)
+    job_id = keyboards.parse_redo_button(query.data)
     if job_id is None:
         await query.answer()
         return
+    services = context.services
     try:
-        job = await context.services.transcription.redo_source(job_id, query.from_user.id)
+        job = await services.transcription.redo_source(job_id, query.from_user.id)
     except RedoRefusedError as refused:
         await query.answer(texts.REDO_REFUSALS[refused.reason], show_alert=True)
         return
     await query.answer()
-    menu = keyboards.redo_menu(context.services.preferences.offered, job.id, job.model)
-    await context.bot.send_message(
+    menu = keyboards.redo_menu(services.preferences.offered, job.id, job.model)
+    await services.gateway.send_text(
         query.message.chat.id,
         menu.text,
-        reply_markup=inline_markup(menu.buttons),
-        reply_parameters=ReplyParameters(
-            message_id=query.message.message_id, allow_sending_without_reply=True
-        ),
+        reply_to=query.message.message_id,
+        buttons=menu.buttons,
     )
 
 
-async def on_redo(update: Update, context: BotContext) -> None:
+async def on_redo_choice(update: Update, context: BotContext) -> None:
     query = update.callback_query
     if query is None or query.data is None:
         return
-    parsed = keyboards.parse_redo(query.data)
+    parsed = keyboards.parse_redo_choice(query.data)
     if parsed is None:
         await query.answer()
         return
@@ -102,7 +100,7 @@ async def on_redo(update: Update, context: BotContext) -> None:
         return
     name = keyboards.model_name(model_id, services.preferences.offered)
     await query.answer()
-    accepted = await services.transcription.retranscribe(job_id, model_id, user_id)
+    accepted = await services.transcription.redo(job_id, model_id, user_id)
     if accepted.refused is not None:
         text = accepted.refused
     elif accepted.job is None:
@@ -117,6 +115,9 @@ def model_handlers() -> list[BaseHandler[Update, BotContext, None]]:
         CommandHandler("model", on_model_command),
         CallbackQueryHandler(on_model_chosen, pattern=f"^{keyboards.MODEL_PREFIX}"),
         CallbackQueryHandler(on_noop, pattern=f"^{keyboards.NOOP}$"),
-        CallbackQueryHandler(on_try_another, pattern=rf"^{keyboards.AGAIN_PREFIX}\d+$"),
-        CallbackQueryHandler(on_redo, pattern=rf"^{keyboards.REDO_PREFIX}\d+:"),
+        CallbackQueryHandler(
+            on_redo_button,
+            pattern=rf"^({keyboards.REDO_PREFIX}|{keyboards.LEGACY_REDO_BUTTON_PREFIX})\d+$",
+        ),
+        CallbackQueryHandler(on_redo_choice, pattern=rf"^{keyboards.REDO_PREFIX}\d+:"),
     ]

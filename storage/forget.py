@@ -8,8 +8,7 @@ running lose their user id and finish; finished jobs are deleted.
 from __future__ import annotations
 
 from storage.db import Database
-
-_OPEN = "('accepted', 'submitted', 'transcribed', 'failing')"
+from storage.jobs import OPEN_JOB_SQL
 
 
 class ForgetRepository:
@@ -23,8 +22,8 @@ class ForgetRepository:
                 "DELETE FROM user_settings WHERE user_id = ?",
                 "DELETE FROM user_totals WHERE user_id = ?",
                 "DELETE FROM access_notices WHERE subject_id = ?",
-                f"DELETE FROM jobs WHERE user_id = ? AND state NOT IN {_OPEN}",
-                f"UPDATE jobs SET user_id = NULL WHERE user_id = ? AND state IN {_OPEN}",
+                f"DELETE FROM jobs WHERE user_id = ? AND NOT ({OPEN_JOB_SQL})",
+                f"UPDATE jobs SET user_id = NULL WHERE user_id = ? AND {OPEN_JOB_SQL}",
                 "UPDATE quota_ledger SET user_id = NULL WHERE user_id = ?",
             ):
                 await connection.execute(statement, (user_id,))

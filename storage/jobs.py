@@ -24,6 +24,11 @@ class JobState(StrEnum):
 
 
 OPEN_STATES = (JobState.ACCEPTED, JobState.SUBMITTED, JobState.TRANSCRIBED, JobState.FAILING)
+# The same in SQL. Worded as the complement, exactly like the partial index jobs_open of
+# migration 001 ("state NOT IN ('delivered', 'failed')"), so SQLite can use that index.
+OPEN_JOB_SQL = "state NOT IN ({})".format(
+    ", ".join(f"'{state.value}'" for state in JobState if state not in OPEN_STATES)
+)
 
 
 @dataclass(frozen=True, slots=True)
@@ -155,9 +160,7 @@ class JobRepository:
         return _job_from_row(row) if row else None
 
     async def open_jobs(self) -> list[Job]:
-        rows = await self._db.fetch_all(
-            "SELECT * FROM jobs WHERE state NOT IN ('delivered', 'failed') ORDER BY id"
-        )
+        rows = await self._db.fetch_all(f"SELECT * FROM jobs WHERE {OPEN_JOB_SQL} ORDER BY id")
         return [_job_from_row(row) for row in rows]
 
     async def _update(self, job_id: int, assignments: str, params: tuple[Any, ...]) -> Job:

@@ -11,7 +11,7 @@ import pytest
 
 from bot.app import BotRuntime
 from bot.config.settings import Settings
-from bot.stt.aiml_backend import RetryPolicy
+from bot.retry import RetryPolicy
 from bot.stt.schedule import PollSchedule, ScheduleConfig
 from tests.fakes.stt import FakeStt
 from tests.fakes.telegram import FakeTelegram

@@ -113,7 +113,10 @@ async def test_jobs_in_flight_are_capped_per_user(
         assert (await final_reply(telegram, STRANGER, running)).text == stt.transcript
         await settled(runtime)
 
-    assert refusal.text == texts.FLOOD_IN_FLIGHT.format(limit=1)
+    assert refusal.text == (
+        "You already have 1 recording being transcribed. Please send this one again when it "
+        "is done."
+    )
     assert creates(stt) == 2
 
 

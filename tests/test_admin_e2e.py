@@ -47,7 +47,7 @@ async def test_stats_counts_users_jobs_seconds_failures_and_models(
     assert lines[3] == "Failures: 1 today, 1 in total"
     assert lines[4] == "Refused (quota or flood): 1 today, 1 in total"
     assert lines[5] == "Answered from the cache: 1 today, 1 in total"
-    assert re.fullmatch(rf"• {MODEL}: 1 jobs, [\d.]+ s, 1 from the cache", lines[-1])
+    assert re.fullmatch(rf"• {MODEL}: 1 job, [\d.]+ s, 1 from the cache", lines[-1])
     later = (tomorrow.text or "").splitlines()
     assert later[0] == "Users: 2 (1 active today)"  # only the admin wrote since midnight
     assert later[1] == "Jobs: 0 today, 1 in total"
@@ -88,8 +88,8 @@ async def test_user_quota_and_the_rules(
         "This month: 3 s of 5 h",
         "Quota override: daily default, monthly default",
         "",
-        "Totals: 1 jobs, 3 s, 0 from the cache",
-        f"• {MODEL}: 1 jobs, 3 s",
+        "Totals: 1 job, 3 s, 0 from the cache",
+        f"• {MODEL}: 1 job, 3 s",
     ]
     assert unknown.text == texts.ADMIN_USER_UNKNOWN.format(user_id=404)
     assert bad.text == texts.ADMIN_USAGE["user"]

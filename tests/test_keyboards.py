@@ -2,9 +2,8 @@ from __future__ import annotations
 
 import pytest
 
-from bot.policy.preferences import Choice
+from bot.policy.preferences import Choice, OutputOptions
 from bot.presentation import keyboards, texts
-from bot.presentation.rendering import OutputOptions
 from bot.stt.catalogue import FAMILY_BLURBS, aiml_models, get_model, local_models
 from bot.telegram.gateway import Buttons
 
@@ -47,7 +46,7 @@ def test_every_callback_datum_fits_telegrams_limit() -> None:
     data += [d for _, d in flat(keyboards.model_menu(AIML, choice("aai/slam-1")).buttons)]
     data += [d for _, d in flat(keyboards.language_menu(choice("aai/slam-1")).buttons)]
     data += [d for _, d in flat(keyboards.settings_menu(AIML, choice("aai/slam-1")).buttons)]
-    data += [d for _, d in flat(keyboards.try_another_buttons(huge_job))]
+    data += [d for _, d in flat(keyboards.redo_button(huge_job))]
     assert max(len(d.encode()) for d in data) <= keyboards.MAX_CALLBACK_BYTES
     actions = [d for d in data if d != keyboards.NOOP]
     assert len(set(actions)) == len(actions)  # no two buttons mean the same thing
@@ -55,13 +54,23 @@ def test_every_callback_datum_fits_telegrams_limit() -> None:
 
 def test_redo_callback_data_round_trips_every_model() -> None:
     menu = keyboards.redo_menu(AIML, 77, "#g1_whisper-large")
-    parsed = [keyboards.parse_redo(d) for _, d in flat(menu.buttons) if d != keyboards.NOOP]
+    parsed = [
+        keyboards.parse_redo_choice(d) for _, d in flat(menu.buttons) if d != keyboards.NOOP
+    ]
     assert parsed == [(77, spec.id) for spec in AIML]
     assert "Whisper Large" in menu.text
-    assert keyboards.parse_redo("redo:x:aai/slam-1") is None
-    assert keyboards.parse_redo("redo:5:") is None
-    assert keyboards.parse_again("again:12") == 12
-    assert keyboards.parse_again("again:12x") is None
+    assert keyboards.parse_redo_choice("redo:x:aai/slam-1") is None
+    assert keyboards.parse_redo_choice("redo:5:") is None
+    assert keyboards.parse_redo_choice("redo:5") is None  # the button, not a choice
+
+
+def test_redo_buttons_parse_and_legacy_again_buttons_still_do() -> None:
+    [[(label, data)]] = keyboards.redo_button(12)
+    assert (label, data) == (texts.REDO_BUTTON, "redo:12")
+    assert keyboards.parse_redo_button(data) == 12
+    assert keyboards.parse_redo_button("again:12") == 12  # sent before the rename
+    assert keyboards.parse_redo_button("again:12x") is None
+    assert keyboards.parse_redo_button("redo:12:aai/slam-1") is None  # a choice, not the button
 
 
 def test_find_offered_ignores_case_but_not_unknown_ids() -> None:

@@ -88,7 +88,7 @@ async def test_every_model_can_be_chosen_and_transcribes(
         # Each family's result shape came back as the same readable text.
         assert transcript.text == f"This was heard by {model} today.", model
         [(label, data)] = buttons(transcript)
-        assert label == texts.TRY_ANOTHER_MODEL and data.startswith("again:")
+        assert label == texts.REDO_BUTTON and data.startswith("redo:")
         assert transcript.chat_id == chat
 
 

@@ -59,7 +59,7 @@ async def test_toggles_shape_the_transcript_and_its_files(
     assert txt_file.data.decode() == f"{dressed.text}\n"
     # "Try another model" sits on the last message of a delivery: here the file.
     documents = [m for m in telegram.messages(chat) if m.document is not None]
-    assert [buttons(d)[0][0] for d in documents] == [texts.TRY_ANOTHER_MODEL] * 2
+    assert [buttons(d)[0][0] for d in documents] == [texts.REDO_BUTTON] * 2
     assert dressed.reply_markup is None
     assert texts.failure("internal") not in telegram.bot_texts(chat)
 

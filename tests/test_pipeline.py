@@ -75,7 +75,8 @@ async def test_each_media_type_is_transcribed(
     assert create.audio is not None and create.audio.size == len(AUDIO)
     assert (create.audio.filename, create.audio.content_type) == EXPECTED_UPLOAD[kind]
     assert create.model == "#g1_whisper-large"
-    assert telegram.calls_to("sendChatAction"), "a chat action shows the bot is working"
+    # The status message shows the bot is working; a chat action would be a redundant call.
+    assert not telegram.calls_to("sendChatAction")
 
 
 async def test_commands_are_registered_and_answered(
@@ -105,7 +106,7 @@ async def test_a_document_that_is_not_audio_gets_a_polite_reply(
 async def test_long_transcript_is_split_across_messages(
     telegram: FakeTelegram, stt: FakeStt, settings_for: SettingsFactory, running_bot: BotFactory
 ) -> None:
-    words = [f"word{i}" for i in range(1500)]  # about 12 000 characters
+    words = [f"word{i}" for i in range(800)]  # about 6 000 characters: two messages
     stt.transcript = " ".join(words)
     async with running_bot(settings_for()) as runtime:
         original = telegram.push_voice(CHAT, AUDIO)["message_id"]
@@ -114,7 +115,9 @@ async def test_long_transcript_is_split_across_messages(
         await runtime.services.supervisor.wait_idle(10)
 
     replies = [m for m in telegram.messages(CHAT) if m.reply_to == original]
-    assert 3 <= len(replies) <= 4  # more than 4 would have become a file
+    # The status message edited into the first part, one more message for the rest; a third
+    # part would have made it a file (at most one send that cannot be repeated safely).
+    assert len(replies) == 2
     assert all(m.text is not None and len(m.text) <= 4096 for m in replies)
     assert " ".join(m.text or "" for m in replies).split() == words
 

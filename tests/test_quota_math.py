@@ -110,7 +110,12 @@ def test_a_declared_duration_is_false_only_beyond_rounding() -> None:
 
 
 def test_commit_charges_the_declared_duration_and_corrects_estimates_down_only() -> None:
-    assert quota_math.commit_seconds(3.0, estimated=False, reported=2.2) == 3.0
-    assert quota_math.commit_seconds(250.0, estimated=True, reported=61.5) == 61.5
-    assert quota_math.commit_seconds(250.0, estimated=True, reported=900.0) == 250.0
-    assert quota_math.commit_seconds(250.0, estimated=True, reported=None) == 250.0
+    assert quota_math.commit_seconds(3.0, "declared", reported=2.2) == 3.0
+    # A file header that lies (a WAV claiming a huge byte rate measures ~0 s) is bounded by
+    # what the backend reports it transcribed.
+    assert quota_math.commit_seconds(0.00005, "measured", reported=12.0) == 12.0
+    assert quota_math.commit_seconds(12.5, "measured", reported=12.0) == 12.5
+    assert quota_math.commit_seconds(3.0, "measured", reported=None) == 3.0
+    assert quota_math.commit_seconds(250.0, "estimated", reported=61.5) == 61.5
+    assert quota_math.commit_seconds(250.0, "estimated", reported=900.0) == 250.0
+    assert quota_math.commit_seconds(250.0, "estimated", reported=None) == 250.0

@@ -1,4 +1,5 @@
-from bot.presentation.rendering import OutputOptions, clock_label, render_transcript, split_text
+from bot.policy.preferences import OutputOptions
+from bot.presentation.rendering import clock_label, render_transcript, split_text
 from bot.stt.types import Segment, Transcript
 
 

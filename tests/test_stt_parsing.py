@@ -6,7 +6,7 @@ from typing import Any
 import pytest
 
 from bot.stt.errors import JobFailedError, MalformedResponseError
-from bot.stt.parsing import parse_result, segments_from_words, transcript_to_deepgram
+from bot.stt.parsing import parse_result
 from bot.stt.types import Segment, Transcript, Word
 
 
@@ -387,85 +387,3 @@ def test_garbage_is_malformed(family: str, payload: object) -> None:
 def test_unknown_family_is_a_programming_error() -> None:
     with pytest.raises(ValueError, match="family"):
         parse_result("nova", {})
-
-
-# --- derived segments ----------------------------------------------------------------------
-
-
-def test_segments_from_words_split_on_sentences_pauses_and_speakers() -> None:
-    words = [
-        Word("Hi.", 0.0, 0.3),
-        Word("How", 0.4, 0.6),
-        Word("are", 0.6, 0.8),
-        Word("you", 2.0, 2.2),  # a 1.2 s pause
-        Word("fine", 2.3, 2.6, speaker=1),
-    ]
-    assert segments_from_words(words) == (
-        Segment("Hi.", 0.0, 0.3),
-        Segment("How are", 0.4, 0.8),
-        Segment("you", 2.0, 2.2),
-        Segment("fine", 2.3, 2.6, 1),
-    )
-    assert segments_from_words([]) == ()
-
-
-# --- rendering as Deepgram -----------------------------------------------------------------
-
-
-def test_transcript_to_deepgram_round_trips() -> None:
-    original = Transcript(
-        text="Hello, world. Bye.",
-        language="de",
-        duration=2.5,
-        words=(
-            Word("Hello,", 0.0, 0.4, None, 0.9),
-            Word("world.", 0.5, 0.9, None, 0.7),
-            Word("Bye.", 1.5, 1.8, None, 0.8),
-        ),
-        segments=(Segment("Hello, world.", 0.0, 0.9), Segment("Bye.", 1.5, 1.8)),
-    )
-    rendered = transcript_to_deepgram(original, "whisper-base", "req-1")
-    metadata = rendered["metadata"]
-    assert isinstance(metadata, dict)
-    assert metadata["request_id"] == "req-1"
-    assert metadata["duration"] == 2.5
-    assert metadata["channels"] == 1
-    (model_uuid,) = metadata["models"]
-    assert metadata["model_info"][model_uuid]["name"] == "whisper-base"
-    assert len(metadata["sha256"]) == 64
-    assert metadata["created"].endswith("Z")
-    results = rendered["results"]
-    assert isinstance(results, dict)
-    alternative = results["channels"][0]["alternatives"][0]
-    assert alternative["transcript"] == "Hello, world. Bye."
-    assert alternative["confidence"] == pytest.approx(0.8)
-    assert alternative["words"][0] == {
-        "word": "hello",
-        "start": 0.0,
-        "end": 0.4,
-        "confidence": 0.9,
-        "punctuated_word": "Hello,",
-    }
-
-    parsed = parse_result("deepgram", rendered)
-    assert parsed == Transcript(
-        text=original.text,
-        language="de",
-        duration=2.5,
-        words=original.words,
-        segments=original.segments,
-        model="whisper-base",
-    )
-
-
-def test_transcript_to_deepgram_minimal() -> None:
-    rendered = transcript_to_deepgram(Transcript(text=""), "large-v3", "req-2")
-    metadata = rendered["metadata"]
-    assert isinstance(metadata, dict)
-    assert metadata["duration"] == 0.0
-    parsed = parse_result("deepgram", rendered)
-    assert parsed.is_empty and parsed.language is None and parsed.model == "large-v3"
-    # Same model name, same model id: stable across calls.
-    again = transcript_to_deepgram(Transcript(text="x"), "large-v3", "req-3")["metadata"]
-    assert isinstance(again, dict)
-    assert again["models"] == metadata["models"]

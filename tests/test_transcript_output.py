@@ -1,9 +1,8 @@
 from __future__ import annotations
 
-from bot.pipeline.delivery import SendFile
+from bot.policy.preferences import OutputOptions
 from bot.presentation import texts
-from bot.presentation.attachments import attachments_for, with_known_language
-from bot.presentation.rendering import OutputOptions
+from bot.presentation.attachments import Attachment, attachments_for, with_known_language
 from bot.stt.catalogue import build_params, get_model, language_supported
 from bot.stt.types import Segment, Transcript, Word
 
@@ -22,7 +21,7 @@ UNTIMED = Transcript(text="Hello there. General Kenobi.")
 
 def test_srt_attachment_from_timings() -> None:
     [file] = attachments_for(TIMED, OutputOptions(attach="srt"))
-    assert file == SendFile("transcript.srt", file.data, texts.SRT_CAPTION)
+    assert file == Attachment("transcript.srt", file.data, texts.SRT_CAPTION)
     srt = file.data.decode()
     assert srt.startswith("1\n00:00:00,000 --> 00:00:00,900\n")
     assert "2\n00:00:02,000 --> 00:00:02,900\nSpeaker 2: General Kenobi." in srt

@@ -6,6 +6,7 @@ import argparse
 import os
 import sys
 from collections.abc import Sequence
+from importlib.metadata import PackageNotFoundError, version
 
 from bot.config.settings import SettingsError
 
@@ -14,6 +15,7 @@ def build_parser() -> argparse.ArgumentParser:
     parser = argparse.ArgumentParser(
         prog="stt-bot", description="A Telegram bot that turns voice messages into text."
     )
+    parser.add_argument("--version", action="version", version=f"%(prog)s {package_version()}")
     commands = parser.add_subparsers(dest="command", required=True, metavar="COMMAND")
 
     commands.add_parser("run", help="run the bot with long polling")
@@ -43,6 +45,13 @@ def build_parser() -> argparse.ArgumentParser:
     )
     serve.add_argument("--max-upload-bytes", type=int, default=25_000_000)
     return parser
+
+
+def package_version() -> str:
+    try:
+        return version("stt-bot")
+    except PackageNotFoundError:  # run from a source tree that was never installed
+        return "(not installed)"
 
 
 def main(argv: Sequence[str] | None = None) -> int:

@@ -4,16 +4,15 @@ from __future__ import annotations
 
 import argparse
 import logging
-import os
 import sys
-from collections.abc import AsyncIterator, Callable, Mapping
+from collections.abc import AsyncIterator, Callable
 
 from aiohttp import web
 
-from bot.config.settings import LOG_LEVELS, local_extra_installed
+from bot.config.settings import Settings, local_extra_installed
 from bot.local.backend import LocalBackend
 from bot.local.config import LocalConfig
-from bot.server.app import ServerConfig, create_app, server_keys
+from bot.server.app import ServerConfig, create_app
 
 logger = logging.getLogger(__name__)
 
@@ -22,22 +21,29 @@ logger = logging.getLogger(__name__)
 POLL_HOLD_SECONDS = 8.0
 
 
-def serve_command(args: argparse.Namespace, env: Mapping[str, str] | None = None) -> int:
-    values = os.environ if env is None else env
-    keys = server_keys(values.get("STT_SERVER_KEYS"))
+def serve_command(args: argparse.Namespace, settings: Settings | None = None) -> int:
+    """Raises SettingsError for a bad configuration (the CLI's exit status 2)."""
+    if settings is None:
+        settings = Settings.from_env()
+    keys = settings.server_keys
     problem = _refusal(args, keys)
     if problem is not None:
         print(f"stt-bot: serve-api: {problem}", file=sys.stderr)
         return 2
     if not keys:
         print("stt-bot: serve-api: WARNING: serving without authentication", file=sys.stderr)
-    level = values.get("LOG_LEVEL", "INFO").upper()
     logging.basicConfig(
-        level=level if level in LOG_LEVELS else "INFO",
-        format="%(asctime)s %(levelname)s %(name)s: %(message)s",
+        level=settings.log_level, format="%(asctime)s %(levelname)s %(name)s: %(message)s"
     )
 
-    backend = LocalBackend(LocalConfig.from_env(values))
+    backend = LocalBackend(
+        LocalConfig(
+            size=settings.local_model,
+            model_dir=settings.local_model_dir,
+            workers=settings.local_workers,
+            queue_size=settings.local_queue_size,
+        )
+    )
     config = ServerConfig(
         keys=keys,
         allow_private_urls=args.allow_private_urls,

@@ -1,7 +1,8 @@
 """`stt-bot transcribe PATH_OR_URL`: one recording through the configured backend.
 
 The transcript goes to stdout (text, JSON, SRT or WebVTT); progress and errors go to stderr, so
-the output can be piped. It needs no TELEGRAM_BOT_TOKEN: the AIML API when AIMLAPI_KEY is set
+the output can be piped. It reads the bot's settings (environment, then `.env`) but needs no
+TELEGRAM_BOT_TOKEN: the backend is chosen as for the bot, the AIML API when AIMLAPI_KEY is set
 (or STT_BACKEND=aiml), otherwise the local engine. Exit status: 0 done, 1 the transcription
 failed (unreadable file, API error, undecodable audio), 2 a usage or configuration problem.
 """
@@ -11,25 +12,20 @@ from __future__ import annotations
 import argparse
 import asyncio
 import contextlib
-import os
 import sys
 import threading
 import time
-from collections.abc import AsyncIterator, Mapping
-from dataclasses import dataclass, field
+from collections.abc import AsyncIterator
 from pathlib import Path
-from typing import Literal, TextIO
+from typing import TextIO
 
-from bot.config.settings import DEFAULT_AIML_MODEL, local_extra_installed
+from bot.config.settings import Settings
 from bot.local.config import LocalConfig
 from bot.presentation.file_formats import render
 from bot.stt.catalogue import UnknownModelError, build_params, get_model
 from bot.stt.errors import SttError, UnsupportedModelError, ValidationError
 from bot.stt.types import AudioUpload, JobRequest, Transcript
 
-BackendName = Literal["aiml", "local"]
-
-DEFAULT_AIML_BASE_URL = "https://api.aimlapi.com/v1"
 MAX_DOWNLOAD_BYTES = 500_000_000  # a URL's audio is held in memory
 _SPINNER = "⠋⠙⠹⠸⠼⠴⠦⠧⠇⠏"
 _BAR_WIDTH = 24
@@ -43,63 +39,19 @@ class CliError(Exception):
         self.exit_code = exit_code
 
 
-@dataclass(frozen=True, slots=True)
-class CliConfig:
-    """The few variables this command reads (Settings.from_env would demand a bot token)."""
-
-    backend: BackendName
-    aimlapi_key: str | None = None
-    aimlapi_base_url: str = DEFAULT_AIML_BASE_URL
-    default_model: str | None = None
-    local: LocalConfig = field(default_factory=LocalConfig)
-
-    @classmethod
-    def from_env(cls, env: Mapping[str, str]) -> CliConfig:
-        key = env.get("AIMLAPI_KEY", "").strip() or None
-        forced = env.get("STT_BACKEND", "").strip().lower() or None
-        return cls(
-            backend=_choose_backend(forced, key),
-            aimlapi_key=key,
-            aimlapi_base_url=(env.get("AIMLAPI_BASE_URL", "").strip() or DEFAULT_AIML_BASE_URL),
-            default_model=env.get("DEFAULT_MODEL", "").strip() or None,
-            local=LocalConfig.from_env(env),
-        )
-
-    def model_for(self, requested: str | None) -> str:
-        if requested:
-            return requested
-        if self.default_model:
-            return self.default_model
-        return DEFAULT_AIML_MODEL if self.backend == "aiml" else f"local/{self.local.size}"
-
-
-def _choose_backend(forced: str | None, key: str | None) -> BackendName:
-    if forced not in (None, "aiml", "local"):
-        raise CliError("STT_BACKEND must be 'aiml' or 'local'", 2)
-    if forced == "aiml" or (forced is None and key):
-        if not key:
-            raise CliError("STT_BACKEND=aiml needs AIMLAPI_KEY", 2)
-        return "aiml"
-    if not local_extra_installed():
-        raise CliError(
-            "no transcription backend: set AIMLAPI_KEY, or install the local engine "
-            "with pip install 'stt-bot[local]'",
-            2,
-        )
-    return "local"
-
-
 def transcribe_command(
     args: argparse.Namespace,
-    env: Mapping[str, str] | None = None,
+    settings: Settings | None = None,
     stdout: TextIO | None = None,
     stderr: TextIO | None = None,
 ) -> int:
+    """Raises SettingsError for a bad configuration (the CLI's exit status 2)."""
     out = stdout or sys.stdout
     err = stderr or sys.stderr
+    if settings is None:
+        settings = Settings.from_env()
     try:
-        config = CliConfig.from_env(os.environ if env is None else env)
-        transcript = asyncio.run(_transcribe(args, config, Progress(err)))
+        transcript = asyncio.run(_transcribe(args, settings, Progress(err)))
     except CliError as error:
         print(f"stt-bot: {' '.join(str(error).split())}", file=err)
         return error.exit_code
@@ -114,15 +66,17 @@ def transcribe_command(
 
 
 async def _transcribe(
-    args: argparse.Namespace, config: CliConfig, progress: Progress
+    args: argparse.Namespace, settings: Settings, progress: Progress
 ) -> Transcript:
-    model = config.model_for(args.model)
+    model: str = args.model or settings.default_model
     language = None if args.language in (None, "", "auto") else args.language
     source: str = args.source
     try:
-        if config.backend == "local":
-            return await _transcribe_locally(source, model, language, config.local, progress)
-        return await _transcribe_with_aiml(source, model, language, config, progress)
+        if settings.backend == "local":
+            # Only the model matters: one file needs one worker and no queue (see below).
+            config = LocalConfig(size=settings.local_model, model_dir=settings.local_model_dir)
+            return await _transcribe_locally(source, model, language, config, progress)
+        return await _transcribe_with_aiml(source, model, language, settings, progress)
     except ValidationError as error:
         raise CliError(f"{_display(source)}: {error}") from None
     except SttError as error:
@@ -165,7 +119,7 @@ async def _transcribe_locally(
 
 
 async def _transcribe_with_aiml(
-    source: str, model: str, language: str | None, config: CliConfig, progress: Progress
+    source: str, model: str, language: str | None, settings: Settings, progress: Progress
 ) -> Transcript:
     from bot.audio.sniff import sniff_audio
     from bot.stt.aiml_backend import AimlBackend
@@ -185,9 +139,9 @@ async def _transcribe_with_aiml(
         mime_type=sniffed.mime_type if sniffed else "application/octet-stream",
     )
     request = JobRequest(model=model, params=build_params(spec, language=language, diarize=False))
-    if config.aimlapi_key is None:
+    if settings.aimlapi_key is None:
         raise CliError("the AIML backend needs AIMLAPI_KEY", 2)
-    backend = AimlBackend.open(config.aimlapi_base_url, config.aimlapi_key, PollSchedule())
+    backend = AimlBackend.open(settings.aimlapi_base_url, settings.aimlapi_key, PollSchedule())
     try:
         async with progress.running(f"uploading to {model}"):
             generation_id = await backend.submit(upload, request)

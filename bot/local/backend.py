@@ -15,7 +15,6 @@ from collections.abc import Callable, Collection
 from dataclasses import dataclass
 from pathlib import Path
 
-from bot.config.settings import Settings
 from bot.local.config import LOCAL_SIZES, LocalConfig
 from bot.local.engine import EngineJob, LocalWhisperEngine
 from bot.local.weights import default_cache_dir, packaged_weights_available
@@ -119,10 +118,6 @@ class LocalBackend:
         )
         self._engines: OrderedDict[str, LocalWhisperEngine] = OrderedDict()
         self._jobs: dict[str, LocalJob] = {}
-
-    @classmethod
-    def from_settings(cls, settings: Settings) -> LocalBackend:
-        return cls(LocalConfig.from_settings(settings))
 
     def size_for(self, model_id: str) -> str:
         return local_size_for_model(

@@ -5,19 +5,20 @@ a `ThreadPoolExecutor` and the event loop never blocks. At most `workers` jobs r
 `queue_size` wait: `enqueue`/`transcribe` wait for a free place (the bot never drops work),
 `try_enqueue` refuses at once with `QueueFullError` (the API server answers 429).
 
-An engine is not tied to one event loop: its admission slots wake waiters through their own
-loop, so one loaded model can serve several loops (for example a test session's).
+An engine serves the one event loop that first admits a job to it. Loading the model is what
+is expensive, and a `ModelLoader` may hand several engines the same loaded model (the tests
+make one engine per test, over one model per session).
 """
 
 from __future__ import annotations
 
 import asyncio
 import concurrent.futures
+import contextlib
 import io
 import logging
 import os
 import threading
-from collections import deque
 from collections.abc import Callable, Iterable
 from dataclasses import dataclass
 from pathlib import Path
@@ -25,6 +26,7 @@ from typing import Any, Literal, Protocol
 
 from bot.local.weights import WeightsError, default_cache_dir, resolve_model_source
 from bot.stt.errors import RateLimitedError, SttError, ValidationError
+from bot.stt.languages import AUTO, primary_code
 from bot.stt.types import Segment, Transcript, Word
 
 logger = logging.getLogger(__name__)
@@ -186,91 +188,6 @@ class EngineJob:
         self._future.cancel()
 
 
-class _Slots:
-    """A counting semaphore that threads release and tasks of any event loop wait on."""
-
-    def __init__(self, capacity: int) -> None:
-        self.capacity = capacity
-        self._used = 0
-        self._closed = False
-        self._lock = threading.Lock()
-        self._waiters: deque[tuple[asyncio.AbstractEventLoop, asyncio.Future[None]]] = deque()
-
-    @property
-    def used(self) -> int:
-        return self._used
-
-    def try_acquire(self) -> bool:
-        with self._lock:
-            self._check_open()
-            # Waiters were here first: a non-blocking caller must not overtake them.
-            if self._used < self.capacity and not self._waiters:
-                self._used += 1
-                return True
-            return False
-
-    async def acquire(self) -> None:
-        loop = asyncio.get_running_loop()
-        with self._lock:
-            self._check_open()
-            if self._used < self.capacity and not self._waiters:
-                self._used += 1
-                return
-            waiter: asyncio.Future[None] = loop.create_future()
-            self._waiters.append((loop, waiter))
-        try:
-            await waiter
-        except BaseException:
-            with self._lock:
-                entry = (loop, waiter)
-                if entry in self._waiters:
-                    self._waiters.remove(entry)
-                    raise
-                handed_over = not self._closed
-            # release() had already handed us the slot when we were cancelled: pass it on.
-            if handed_over:
-                self.release()
-            raise
-
-    def release(self) -> None:
-        with self._lock:
-            while self._waiters:
-                loop, waiter = self._waiters.popleft()
-                # The slot passes straight to the waiter, so `_used` stays the same.
-                if _wake(loop, waiter, None):
-                    return
-            self._used -= 1
-
-    def close(self) -> None:
-        with self._lock:
-            self._closed = True
-            waiters, self._waiters = self._waiters, deque()
-        for loop, waiter in waiters:
-            _wake(loop, waiter, EngineClosedError("the local engine was closed"))
-
-    def _check_open(self) -> None:
-        if self._closed:
-            raise EngineClosedError("the local engine was closed")
-
-
-def _wake(
-    loop: asyncio.AbstractEventLoop, waiter: asyncio.Future[None], error: BaseException | None
-) -> bool:
-    def settle() -> None:
-        if waiter.done():
-            return
-        if error is None:
-            waiter.set_result(None)
-        else:
-            waiter.set_exception(error)
-
-    try:
-        loop.call_soon_threadsafe(settle)
-    except RuntimeError:  # that loop is closed; its waiter is gone
-        return False
-    return True
-
-
 class LocalWhisperEngine:
     """One Whisper model (loaded lazily, once) serving jobs from a bounded queue."""
 
@@ -296,7 +213,15 @@ class LocalWhisperEngine:
         self._model: WhisperModelLike | None = None
         self._model_lock = threading.Lock()
         self._closing = threading.Event()
-        self._slots = _Slots(workers + queue_size)
+        self._capacity = workers + queue_size
+        # One token per place, running or waiting: a semaphore with a non-blocking take for
+        # try_enqueue. Like every asyncio queue, it belongs to the loop that first waits on it.
+        self._places: asyncio.Queue[None] = asyncio.Queue()
+        for _ in range(self._capacity):
+            self._places.put_nowait(None)
+        self._pending = 0  # admitted and not finished; changed on the loop only
+        self._waiting = 0  # enqueue calls waiting for a place, which try_enqueue must not overtake
+        self._loop: asyncio.AbstractEventLoop | None = None
         self._executor = concurrent.futures.ThreadPoolExecutor(
             max_workers=workers, thread_name_prefix=f"whisper-{size}"
         )
@@ -304,16 +229,12 @@ class LocalWhisperEngine:
     @property
     def capacity(self) -> int:
         """Running plus waiting jobs the engine admits."""
-        return self._slots.capacity
+        return self._capacity
 
     @property
     def pending(self) -> int:
         """Jobs admitted and not yet finished."""
-        return self._slots.used
-
-    @property
-    def loaded(self) -> bool:
-        return self._model is not None
+        return self._pending
 
     async def load(self) -> None:
         """Load the model now (it is otherwise loaded by the first job)."""
@@ -327,8 +248,10 @@ class LocalWhisperEngine:
         on_progress: ProgressCallback | None = None,
     ) -> EngineJob:
         """Admit a job now or raise `QueueFullError`."""
-        if not self._slots.try_acquire():
+        self._admitting()
+        if self._waiting or self._places.empty():
             raise QueueFullError()
+        self._places.get_nowait()
         return self._start(audio, language, word_timestamps, on_progress)
 
     async def enqueue(
@@ -339,7 +262,14 @@ class LocalWhisperEngine:
         on_progress: ProgressCallback | None = None,
     ) -> EngineJob:
         """Admit a job, waiting for a place in the queue if it is full."""
-        await self._slots.acquire()
+        self._admitting()
+        self._waiting += 1
+        try:
+            await self._places.get()
+        finally:
+            self._waiting -= 1
+        if self._closing.is_set():  # woken by close()
+            raise EngineClosedError("the local engine was closed")
         return self._start(audio, language, word_timestamps, on_progress)
 
     async def transcribe(
@@ -356,9 +286,42 @@ class LocalWhisperEngine:
     def close(self) -> None:
         """Refuse new jobs, drop queued ones, stop running ones at their next segment."""
         self._closing.set()
-        self._slots.close()
         self._executor.shutdown(wait=False, cancel_futures=True)
         self._model = None
+        self._on_loop(self._wake_waiters)
+
+    def _admitting(self) -> None:
+        if self._closing.is_set():
+            raise EngineClosedError("the local engine was closed")
+        loop = asyncio.get_running_loop()
+        if self._loop is None:
+            self._loop = loop
+        elif loop is not self._loop:
+            raise RuntimeError("a LocalWhisperEngine serves one event loop; make one per loop")
+
+    def _on_loop(self, callback: Callable[[], object]) -> None:
+        """Run `callback` on the engine's loop, from that loop or from a worker thread."""
+        loop = self._loop
+        if loop is None or loop.is_closed():
+            return  # no loop ever waited, or it is gone with its waiters
+        try:
+            current = asyncio.get_running_loop()
+        except RuntimeError:
+            current = None
+        if current is loop:
+            callback()
+        else:
+            with contextlib.suppress(RuntimeError):  # closed in the meantime
+                loop.call_soon_threadsafe(callback)
+
+    def _wake_waiters(self) -> None:
+        # A place for each waiter: each finds the engine closing and leaves with an error.
+        for _ in range(self._waiting):
+            self._places.put_nowait(None)
+
+    def _free_place(self) -> None:
+        self._pending -= 1
+        self._places.put_nowait(None)
 
     def _start(
         self,
@@ -368,15 +331,16 @@ class LocalWhisperEngine:
         on_progress: ProgressCallback | None,
     ) -> EngineJob:
         signals = _Signals(started=threading.Event(), cancelled=threading.Event())
+        self._pending += 1
         try:
             future = self._executor.submit(
                 self._run, audio, language, word_timestamps, on_progress, signals
             )
         except RuntimeError:  # the executor was shut down between admission and submission
-            self._slots.release()
+            self._free_place()
             raise EngineClosedError("the local engine was closed") from None
-        # Runs in the worker thread (or here, if already done); _Slots is thread-safe.
-        future.add_done_callback(lambda _: self._slots.release())
+        # Runs in the worker thread (or here, if already done): the place is freed on the loop.
+        future.add_done_callback(lambda _: self._on_loop(self._free_place))
         return EngineJob(future, signals)
 
     def _ensure_model(self) -> WhisperModelLike:
@@ -406,7 +370,7 @@ class LocalWhisperEngine:
         signals.started.set()
         samples = decode(audio)  # first: a corrupt file fails fast, before any model load
         model = self._ensure_model()
-        language = _normalise_language(language, model.supported_languages)
+        language = _whisper_language(language, model.supported_languages)
         segments, info = model.transcribe(
             samples,
             language=language,
@@ -447,10 +411,11 @@ def decode(audio: bytes | Path) -> Any:
     return samples
 
 
-def _normalise_language(language: str | None, supported: list[str]) -> str | None:
-    if language is None or language.strip().lower() in ("", "auto"):
+def _whisper_language(language: str | None, supported: list[str]) -> str | None:
+    """The code Whisper takes ("de-AT" -> "de"), or None to detect ("auto" or nothing)."""
+    if language is None or language.strip().lower() in ("", AUTO):
         return None
-    code = language.replace("_", "-").split("-")[0].strip().lower()
+    code = primary_code(language)
     if code not in supported:
         raise ValidationError(f"unsupported language: {language!r}", status=400)
     return code

@@ -93,7 +93,8 @@ class MeteredAdmission:
             case Verdict.ALLOW:
                 return Gate(proceed=True)
             case Verdict.REFUSE:
-                return Gate(proceed=False, reply=replies.access_refusal(screening, origin))
+                reply = replies.access_refusal(screening, origin.chat_type)
+                return Gate(proceed=False, reply=reply)
             case _:
                 return Gate(proceed=False)
 

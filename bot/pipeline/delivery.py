@@ -1,25 +1,39 @@
-"""Deliver a transcript exactly once, as numbered steps recorded in the job row.
+"""Deliver a job's answer exactly once, as numbered steps recorded in storage.
 
 A delivery is planned deterministically from the saved transcript and the job's options, so a
-restart plans the same steps. Step 0 edits the status message, which is idempotent (a repeated
-edit is "not modified"). Every later step is recorded as done right after it succeeds, so after a
-crash only the one step that was in flight can be repeated.
+restart plans the same steps. The job row counts the steps done. Edits are idempotent and may be
+repeated. Every send (the status message, a transcript that cannot be an edit, a file) goes
+through the send journal (storage/sends.py): written before each attempt and after its answer,
+so a send that may have arrived is never made again, whether its answer was lost or the process
+died while waiting for it.
+
+The plan keeps non-idempotent sends to at most one per transcript: the status message is edited
+into the text; a second part, or else one `.txt` file, follows it.
 """
 
 from __future__ import annotations
 
 import logging
+from collections.abc import Awaitable, Callable, Sequence
 from dataclasses import dataclass
 
+from bot.failures import FailureReason
+from bot.policy.preferences import OutputOptions
 from bot.presentation import texts
-from bot.presentation.rendering import OutputOptions, render_transcript, split_text
+from bot.presentation.attachments import Attachment
+from bot.presentation.rendering import render_transcript, split_text
 from bot.stt.types import Transcript
-from bot.telegram.gateway import Buttons, ChatGateway
+from bot.telegram.gateway import AmbiguousSendError, AttemptHooks, Buttons, ChatGateway
 from storage.jobs import Job, JobRepository
+from storage.sends import SendJournal, SendState
 
 log = logging.getLogger(__name__)
 
-MAX_TEXT_MESSAGES = 4
+# More parts than this and the transcript comes as one file.
+MAX_TEXT_MESSAGES = 2
+STATUS_STEP = "status"
+# The status message is a courtesy: the job never waits long for it.
+STATUS_DEADLINE = 10.0
 
 
 @dataclass(frozen=True, slots=True)
@@ -50,13 +64,13 @@ def plan_delivery(
     options: OutputOptions,
     *,
     buttons: Buttons | None,
-    attachments: list[SendFile] | None = None,
+    attachments: Sequence[Attachment] = (),
 ) -> list[Step]:
     if transcript.is_empty:
         return [EditStatus(texts.NO_SPEECH, buttons)]
     text = render_transcript(transcript, options)
     parts = split_text(text)
-    extra: list[Step] = list(attachments or [])
+    extra: list[Step] = [SendFile(a.filename, a.data, a.caption) for a in attachments]
     steps: list[Step]
     if len(parts) > MAX_TEXT_MESSAGES:
         steps = [
@@ -88,47 +102,138 @@ def _with_buttons_on_last(steps: list[Step], buttons: Buttons | None) -> list[St
     return steps
 
 
+class JournalHooks:
+    """Records each attempt of one send in the journal (see ChatGateway's AttemptHooks)."""
+
+    def __init__(self, journal: SendJournal, job_id: int, key: str) -> None:
+        self._journal = journal
+        self._job_id = job_id
+        self._key = key
+
+    async def before_attempt(self) -> None:
+        await self._journal.begin_attempt(self._job_id, self._key)
+
+    async def not_sent(self) -> None:
+        await self._journal.not_sent(self._job_id, self._key)
+
+
 class DeliveryService:
-    def __init__(self, gateway: ChatGateway, jobs: JobRepository) -> None:
+    def __init__(
+        self,
+        gateway: ChatGateway,
+        jobs: JobRepository,
+        journal: SendJournal,
+        *,
+        patience: float,
+    ) -> None:
         self._gateway = gateway
         self._jobs = jobs
+        self._journal = journal
+        # How long a transcript waits out Telegram trouble: hours, so outages lose nothing.
+        self._patience = patience
 
-    async def post_status(self, job: Job) -> Job:
-        message_id = await self._gateway.send_text(
-            job.chat_id, texts.TRANSCRIBING, reply_to=job.message_id
-        )
-        return await self._jobs.set_status_message(job.id, message_id)
+    async def post_status(self, job: Job) -> None:
+        """Post "Transcribing…" under the recording: best effort, never twice."""
+        try:
+            await self._send_once(
+                job,
+                STATUS_STEP,
+                lambda hooks: self._gateway.send_text(
+                    job.chat_id,
+                    texts.TRANSCRIBING,
+                    reply_to=job.message_id,
+                    deadline=STATUS_DEADLINE,
+                    hooks=hooks,
+                ),
+            )
+        except Exception as error:  # the job goes on: its answer will be a new message
+            log.info("job %d: no status message (%s)", job.id, type(error).__name__)
 
     async def run_steps(self, job: Job, steps: list[Step]) -> Job:
         for index in range(job.delivered_parts, len(steps)):
-            await self._perform(job, steps[index])
+            await self._perform(job, f"step{index}", steps[index])
             job = await self._jobs.mark_parts_delivered(job.id, index + 1)
         return job
 
-    async def _perform(self, job: Job, step: Step) -> None:
+    async def tell_failure(self, job: Job, reason: FailureReason) -> None:
+        await self._edit_or_send(job, "failure", texts.failure(reason), None)
+
+    async def _perform(self, job: Job, key: str, step: Step) -> None:
         if isinstance(step, EditStatus):
-            await self._edit_or_send(job, step.text, step.buttons)
+            await self._edit_or_send(job, key, step.text, step.buttons)
         elif isinstance(step, SendText):
-            await self._gateway.send_text(
-                job.chat_id, step.text, reply_to=job.message_id, buttons=step.buttons
+            await self._send_once(
+                job,
+                key,
+                lambda hooks: self._gateway.send_text(
+                    job.chat_id,
+                    step.text,
+                    reply_to=job.message_id,
+                    buttons=step.buttons,
+                    deadline=self._patience,
+                    hooks=hooks,
+                ),
             )
         else:
-            await self._gateway.send_document(
-                job.chat_id,
-                step.filename,
-                step.data,
-                caption=step.caption,
-                reply_to=job.message_id,
-                buttons=step.buttons,
+            await self._send_once(
+                job,
+                key,
+                lambda hooks: self._gateway.send_document(
+                    job.chat_id,
+                    step.filename,
+                    step.data,
+                    caption=step.caption,
+                    reply_to=job.message_id,
+                    buttons=step.buttons,
+                    deadline=self._patience,
+                    hooks=hooks,
+                ),
             )
 
-    async def _edit_or_send(self, job: Job, text: str, buttons: Buttons | None) -> None:
-        if job.status_message_id is not None and await self._gateway.edit_text(
-            job.chat_id, job.status_message_id, text, buttons=buttons
+    async def _edit_or_send(
+        self, job: Job, key: str, text: str, buttons: Buttons | None
+    ) -> None:
+        status = await self._journal.get(job.id, STATUS_STEP)
+        if (
+            status is not None
+            and status.state is SendState.CONFIRMED
+            and status.message_id is not None
+            and await self._gateway.edit_text(
+                job.chat_id, status.message_id, text, buttons=buttons, deadline=self._patience
+            )
         ):
             return
-        # The status message is gone (deleted by the user, or never posted): answer anew.
-        await self._gateway.send_text(job.chat_id, text, reply_to=job.message_id, buttons=buttons)
+        # No status message (never posted, possibly posted, or deleted by the user): answer anew.
+        await self._send_once(
+            job,
+            key,
+            lambda hooks: self._gateway.send_text(
+                job.chat_id,
+                text,
+                reply_to=job.message_id,
+                buttons=buttons,
+                deadline=self._patience,
+                hooks=hooks,
+            ),
+        )
 
-    async def tell_failure(self, job: Job, reason: str) -> None:
-        await self._edit_or_send(job, texts.failure(reason), None)
+    async def _send_once(
+        self, job: Job, key: str, send: Callable[[AttemptHooks], Awaitable[int]]
+    ) -> None:
+        """Make one recorded send, unless the journal says it may already have arrived."""
+        record = await self._journal.get(job.id, key)
+        if record is not None:
+            if record.state in (SendState.CONFIRMED, SendState.AMBIGUOUS):
+                return
+            if record.state is SendState.IN_FLIGHT:
+                # The process stopped while this send was on the wire: it may have arrived.
+                log.warning("job %d: %s was in flight at a stop; not sending it again", job.id, key)
+                await self._journal.ambiguous(job.id, key)
+                self._gateway.count_ambiguous(key)
+                return
+        try:
+            message_id = await send(JournalHooks(self._journal, job.id, key))
+        except AmbiguousSendError:
+            await self._journal.ambiguous(job.id, key)
+            return
+        await self._journal.confirmed(job.id, key, message_id)

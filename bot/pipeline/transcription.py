@@ -1,32 +1,35 @@
 """The transcription pipeline: accept a request, then run the job in the background to delivery.
 
 Every step saves its result in the job row before the next starts, so a crash loses nothing:
-at start-up `resume_open_jobs` re-polls a saved generation id, or submits again when there is
-none or the backend no longer knows it.
+at start-up `resume_open_jobs` re-polls a saved generation id, submits again when there is none
+or the backend no longer knows it, and finishes a delivery where it stopped. A job ends only when
+its user has the answer, or the chat is gone: Telegram trouble delays answers, it never drops
+them, and a send that may have arrived is never repeated (bot/pipeline/delivery.py).
 """
 
 from __future__ import annotations
 
 import asyncio
+import contextlib
 import logging
 from collections.abc import Callable
 from dataclasses import dataclass
 from datetime import UTC, datetime
 
+from bot.failures import FailureReason
 from bot.pipeline.admission import AdmissionPolicy, NoAdmission
 from bot.pipeline.delivery import DeliveryService, plan_delivery
 from bot.pipeline.media import MediaKind, MediaRef, Origin
 from bot.pipeline.supervisor import TaskSupervisor
-from bot.policy.preferences import Choice, PreferencesService
+from bot.policy.preferences import Choice, OutputOptions, PreferencesService
 from bot.presentation import texts
 from bot.presentation.attachments import attachments_for, with_known_language
-from bot.presentation.keyboards import try_another_buttons
-from bot.presentation.rendering import OutputOptions
 from bot.stt import errors as stt_errors
 from bot.stt.backend import SttBackend
 from bot.stt.catalogue import build_params, get_model
 from bot.stt.types import AudioUpload, JobRequest, Transcript
 from bot.telegram.gateway import (
+    Buttons,
     ChatGateway,
     ChatUnavailableError,
     DownloadError,
@@ -37,42 +40,46 @@ from storage.jobs import Job, JobRepository, JobState, NewJob
 log = logging.getLogger(__name__)
 
 MAX_SUBMISSIONS = 3
-DELIVERY_ATTEMPTS = 4
+# A download is a read from Telegram: worth waiting out a few minutes of 429s and 5xx.
+DOWNLOAD_DEADLINE = 300.0
 
 Clock = Callable[[], datetime]
+# The buttons under a delivered transcript (presentation builds them; None: no buttons).
+ButtonsFor = Callable[[int], Buttons | None]
 
 
 class _JobFailure(Exception):
-    def __init__(self, reason: str) -> None:
+    def __init__(self, reason: FailureReason) -> None:
         super().__init__(reason)
         self.reason = reason
 
 
-def failure_reason(error: BaseException) -> str:
-    """Map an error to the user-facing reason key in bot.presentation.texts.FAILURES."""
+def failure_reason(error: BaseException) -> FailureReason:
+    """Map an error to the reason stored on the job and shown to the user."""
     match error:
         case _JobFailure():
             return error.reason
         case stt_errors.AuthError():
-            return "auth"
+            return FailureReason.AUTH
         case stt_errors.OutOfCreditsError():
-            return "out_of_credits"
+            return FailureReason.OUT_OF_CREDITS
         case stt_errors.ValidationError():
-            return "corrupt"
+            # The API refused the audio it was given (docs: 400 for unreadable audio too).
+            return FailureReason.CORRUPT
         case stt_errors.RateLimitedError():
-            return "rate_limited"
+            return FailureReason.RATE_LIMITED
         case stt_errors.SttTimeoutError() | TimeoutError():
-            return "timeout"
+            return FailureReason.TIMEOUT
         case stt_errors.UnsupportedModelError():
-            return "unsupported_model"
+            return FailureReason.UNSUPPORTED_MODEL
         case stt_errors.SttError():
-            return "api_error"
+            return FailureReason.API_ERROR
         case FileTooBigError():
-            return "too_big"
+            return FailureReason.TOO_BIG
         case DownloadError():
-            return "download_failed"
+            return FailureReason.DOWNLOAD_FAILED
         case _:
-            return "internal"
+            return FailureReason.INTERNAL
 
 
 @dataclass(frozen=True, slots=True)
@@ -95,6 +102,7 @@ class TranscriptionService:
         job_timeout: float,
         clock: Clock = lambda: datetime.now(UTC),
         admission: AdmissionPolicy | None = None,
+        buttons_for: ButtonsFor = lambda job_id: None,
     ) -> None:
         # Access, the transcript cache and the quota (bot/pipeline/admission.py); none by default.
         self._admission: AdmissionPolicy = admission or NoAdmission()
@@ -107,6 +115,7 @@ class TranscriptionService:
         self._max_file_bytes = max_file_bytes
         self._job_timeout = job_timeout
         self._clock = clock
+        self._buttons_for = buttons_for
 
     async def accept(
         self,
@@ -117,7 +126,11 @@ class TranscriptionService:
         choice: Choice | None = None,
         dedupe_key: str | None = None,
     ) -> Accepted:
-        """Persist the job, post the status message, and start the work in the background."""
+        """Persist the job and start its work in the background.
+
+        Nothing here waits on Telegram for a job that is admitted: the status message is posted
+        by the job itself, so a Telegram hiccup cannot fail a job the user will later receive.
+        """
         gate = await self._admission.screen(origin, user_id)
         if not gate.proceed:
             if gate.reply is not None:
@@ -159,18 +172,17 @@ class TranscriptionService:
         refusal = await self._admission.reserve(job)
         if refusal is not None:
             # Refused before anything reached the API: the job ends here, failed and unpaid.
-            await self._jobs.mark_failing(job.id, "quota")
+            await self._jobs.mark_failing(job.id, FailureReason.QUOTA)
             await self._jobs.mark_failed(job.id)
             await self._gateway.send_text(origin.chat_id, refusal, reply_to=origin.message_id)
             return Accepted(job=None, refused=refusal)
-        await self._gateway.chat_action(origin.chat_id)
-        job = await self._delivery.post_status(job)
         self._start(job)
         return Accepted(job=job)
 
     async def _answer_from_cache(self, job: Job, text: str) -> Accepted:
         """The same file was transcribed with this model and language lately: answer with that
-        text at once, with no API call and no quota charge (the job has no reservation)."""
+        text at once, with no API call and no quota charge (the job has no reservation). It is
+        delivered like any other job, through the same recorded steps."""
         transcript = Transcript(text=text, language=job.language)
         job = await self._jobs.mark_transcribed(job.id, transcript.to_json())
         await self._admission.record_cache_hit(job)
@@ -190,32 +202,43 @@ class TranscriptionService:
 
     async def _run(self, job_id: int) -> None:
         job = await self._jobs.require(job_id)
+        status: asyncio.Task[None] | None = None
+        if job.state in (JobState.ACCEPTED, JobState.SUBMITTED):
+            # Posted while the audio downloads (see _submit); a no-op when already posted.
+            status = asyncio.create_task(self._delivery.post_status(job))
         try:
-            async with asyncio.timeout(self._job_timeout):
-                job = await self._transcribe(job)
-        except asyncio.CancelledError:
-            raise
-        except Exception as error:
-            reason = failure_reason(error)
-            level = logging.ERROR if reason in ("auth", "internal") else logging.WARNING
-            log.log(
-                level,
-                "job %d failed (%s): %s",
-                job.id,
-                reason,
-                _describe(error),
-                exc_info=reason == "internal",
-            )
-            job = await self._jobs.mark_failing(job.id, reason)
-        await self._finish(job)
+            try:
+                async with asyncio.timeout(self._job_timeout):
+                    job = await self._transcribe(job, status)
+            except asyncio.CancelledError:
+                raise
+            except Exception as error:
+                reason = failure_reason(error)
+                log.log(
+                    logging.ERROR if reason.operator_fault else logging.WARNING,
+                    "job %d failed (%s): %s",
+                    job.id,
+                    reason,
+                    _describe(error),
+                    exc_info=reason is FailureReason.INTERNAL,
+                )
+                job = await self._jobs.mark_failing(job.id, reason)
+            if status is not None:
+                await status
+            await self._finish(job)
+        finally:
+            if status is not None and not status.done():
+                status.cancel()
+                with contextlib.suppress(asyncio.CancelledError):
+                    await status
 
-    async def _transcribe(self, job: Job) -> Job:
+    async def _transcribe(self, job: Job, status: asyncio.Task[None] | None) -> Job:
         """Drive the job to `transcribed` (or leave it `failing`), resuming from its state."""
         while job.state in (JobState.ACCEPTED, JobState.SUBMITTED):
             if job.state == JobState.ACCEPTED:
                 if job.submissions >= MAX_SUBMISSIONS:
-                    raise _JobFailure("api_error")
-                job = await self._submit(job)
+                    raise _JobFailure(FailureReason.API_ERROR)
+                job = await self._submit(job, status)
             transcript = await self._wait(job)
             if transcript is None:
                 job = await self._jobs.reset_to_accepted(job.id)
@@ -231,22 +254,28 @@ class TranscriptionService:
             params=build_params(spec, language=job.language, diarize=options.speakers),
         )
 
-    async def _submit(self, job: Job) -> Job:
+    async def _submit(self, job: Job, status: asyncio.Task[None] | None) -> Job:
         # Nothing reaches the API without a reservation: a job resumed after a crash between
         # insert and reserve, or started outside accept(), reserves here.
         if not await self._admission.ensure_reserved(job):
-            raise _JobFailure("quota")
+            raise _JobFailure(FailureReason.QUOTA)
         async with self._supervisor.transfer_slots:
-            data = await self._gateway.download(job.file_id)
-            if len(data) > self._max_file_bytes:
-                raise FileTooBigError(f"{len(data)} bytes")
-            # The declared duration is the sender's word; the file may say otherwise.
-            if not await self._admission.check_measured(job, data):
-                raise _JobFailure("quota")
-            filename, mime_type = _media_of(job).upload_name_and_type()
-            generation_id = await self._backend.submit(
-                AudioUpload(data=data, filename=filename, mime_type=mime_type), self._request(job)
-            )
+            data = await self._gateway.download(job.file_id, deadline=DOWNLOAD_DEADLINE)
+        if len(data) > self._max_file_bytes:
+            raise FileTooBigError(f"{len(data)} bytes")
+        # The declared duration is the sender's word; the file may say otherwise.
+        if not await self._admission.check_measured(job, data):
+            raise _JobFailure(FailureReason.QUOTA)
+        if status is not None:
+            # The status message settles before the API is asked (a few ms, or its short
+            # deadline in an outage), so a stop during a long upload never leaves it in doubt.
+            await asyncio.shield(status)
+        filename, mime_type = _media_of(job).upload_name_and_type()
+        # The backend holds a transfer slot for each upload attempt itself, so a hung upload
+        # never keeps the others waiting.
+        generation_id = await self._backend.submit(
+            AudioUpload(data=data, filename=filename, mime_type=mime_type), self._request(job)
+        )
         log.info("job %d submitted as %s", job.id, generation_id)
         return await self._jobs.mark_submitted(job.id, generation_id)
 
@@ -269,33 +298,35 @@ class TranscriptionService:
             return None
 
     async def _finish(self, job: Job) -> None:
-        """Tell the user: deliver the transcript or the failure, retrying Telegram hiccups."""
-        # Settle the quota first: the API's work is done (or failed) whether or not delivery
-        # succeeds. Idempotent, so a job finished again after a restart is not charged twice.
+        """Tell the user, then settle the quota and close the job.
+
+        Delivery waits out Telegram trouble for hours (the delivery service's patience); only a
+        chat that is gone, or a message Telegram refuses outright, ends it early. The quota is
+        settled after the answer is out, off the reply path, and idempotently, so a job finished
+        again after a restart is not charged twice.
+        """
+        undelivered: FailureReason | None = None
+        try:
+            if job.state == JobState.TRANSCRIBED:
+                await self._deliver(job)
+            elif job.state == JobState.FAILING:
+                await self._delivery.tell_failure(job, FailureReason.parse(job.error))
+        except ChatUnavailableError:
+            log.warning("job %d: the chat is no longer reachable; dropping the reply", job.id)
+            undelivered = FailureReason.CHAT_GONE
+        except asyncio.CancelledError:
+            raise
+        except Exception as error:
+            # Refused by Telegram as it is, or out of patience: repeating would not help.
+            log.error("job %d: could not deliver: %s", job.id, _describe(error))
+            undelivered = FailureReason.INTERNAL
         await self._admission.settle(job)
-        for attempt in range(1, DELIVERY_ATTEMPTS + 1):
-            try:
-                if job.state == JobState.TRANSCRIBED:
-                    await self._deliver(job)
-                elif job.state == JobState.FAILING:
-                    await self._delivery.tell_failure(job, job.error or "internal")
-                    await self._jobs.mark_failed(job.id)
-                return
-            except ChatUnavailableError:
-                log.warning("job %d: the chat is no longer reachable; dropping the reply", job.id)
-                await self._jobs.mark_failed(job.id)
-                return
-            except Exception as error:  # Telegram and network errors come in many classes
-                if attempt == DELIVERY_ATTEMPTS:
-                    # The job stays open in the database and is delivered at the next start.
-                    log.error(
-                        "job %d: delivery failed, will retry at restart: %s",
-                        job.id,
-                        _describe(error),
-                    )
-                    return
-                await asyncio.sleep(2.0**attempt)
-                job = await self._jobs.require(job.id)
+        if job.state == JobState.TRANSCRIBED and undelivered is None:
+            await self._jobs.mark_delivered(job.id)
+            return
+        if job.state == JobState.TRANSCRIBED and undelivered is not None:
+            await self._jobs.mark_failing(job.id, undelivered)
+        await self._jobs.mark_failed(job.id)
 
     async def _deliver(self, job: Job) -> None:
         assert job.transcript is not None
@@ -304,7 +335,7 @@ class TranscriptionService:
             Transcript.from_json(job.transcript), get_model(job.model), job.language
         )
         # "Try another model" only makes sense where there is another model to try.
-        buttons = try_another_buttons(job.id) if len(self._preferences.offered) > 1 else None
+        buttons = self._buttons_for(job.id) if len(self._preferences.offered) > 1 else None
         steps = plan_delivery(
             transcript,
             options,
@@ -312,7 +343,6 @@ class TranscriptionService:
             attachments=attachments_for(transcript, options),
         )
         job = await self._delivery.run_steps(job, steps)
-        await self._jobs.mark_delivered(job.id)
         log.info("job %d delivered in %d step(s)", job.id, len(steps))
 
     # --- re-transcription ("Try another model") -------------------------------------------
@@ -326,7 +356,7 @@ class TranscriptionService:
             raise RedoRefusedError("not_yours")
         return job
 
-    async def retranscribe(self, job_id: int, model_id: str, user_id: int) -> Accepted:
+    async def redo(self, job_id: int, model_id: str, user_id: int) -> Accepted:
         """A new job on the same recording (its stored file_id) with another model.
 
         It answers the original message, with the user's current language and output options.

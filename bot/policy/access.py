@@ -10,10 +10,13 @@ from __future__ import annotations
 from dataclasses import dataclass
 from datetime import timedelta
 from enum import StrEnum
+from typing import Literal
 
-from bot.config.settings import AccessMode
 from storage.access import AccessRule, AccessRuleRepository
 from storage.clock import Clock, utc_now
+
+# "open": everyone not banned; "allowlist": only those allowed. Settings read ACCESS_MODE into this.
+AccessMode = Literal["open", "allowlist"]
 
 # A refused user is told once; again only after this long, in case they lost their id.
 NOTICE_INTERVAL = timedelta(hours=24)

@@ -7,13 +7,14 @@ from dataclasses import dataclass
 from bot.policy.preferences import PreferencesService
 from bot.policy.quota import QuotaService
 from bot.policy.quota_math import QuotaStatus
+from bot.stt.catalogue import ModelSpec
 from storage.forget import ForgetRepository
 
 
 @dataclass(frozen=True, slots=True)
 class UsageView:
     quota: QuotaStatus
-    model: str  # the model the user's next recording goes to, as shown to people
+    model: ModelSpec  # the model the user's next recording goes to
     admin: bool
 
 
@@ -33,7 +34,7 @@ class AccountService:
         choice = await self._preferences.choice_for(user_id)
         return UsageView(
             quota=await self._quota.status(user_id),
-            model=f"{choice.model.display_name} ({choice.model.id})",
+            model=choice.model,
             admin=self._quota.is_admin(user_id),
         )
 

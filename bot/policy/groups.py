@@ -11,8 +11,8 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 from enum import StrEnum
+from typing import Protocol
 
-from bot.telegram.gateway import ChatGateway
 from storage.groups import GroupSettingsRepository
 
 
@@ -32,8 +32,19 @@ class ModeChange:
     blind: bool = False  # auto mode, but the bot cannot see ordinary group messages
 
 
+class ChatMembership(Protocol):
+    """What the group rules ask Telegram (bot/telegram/gateway.py's ChatGateway answers)."""
+
+    @property
+    def bot_id(self) -> int: ...
+
+    async def is_chat_admin(self, chat_id: int, user_id: int) -> bool: ...
+
+    async def bot_can_read_all_group_messages(self) -> bool: ...
+
+
 class GroupService:
-    def __init__(self, repository: GroupSettingsRepository, gateway: ChatGateway) -> None:
+    def __init__(self, repository: GroupSettingsRepository, gateway: ChatMembership) -> None:
         self._repository = repository
         self._gateway = gateway
 

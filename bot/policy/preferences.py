@@ -2,15 +2,39 @@
 
 from __future__ import annotations
 
-from dataclasses import dataclass, replace
+from collections.abc import Mapping
+from dataclasses import asdict, dataclass, replace
+from typing import Any
 
-from bot.presentation.rendering import OutputOptions
 from bot.stt.catalogue import ModelSpec, UnknownModelError, aiml_models, get_model, local_models
 from storage.preferences import PreferenceRepository, StoredPreferences
 
 
 class ModelNotOfferedError(LookupError):
     """The model exists but this bot does not offer it (another backend, or ALLOWED_MODELS)."""
+
+
+@dataclass(frozen=True, slots=True)
+class OutputOptions:
+    """How a user wants transcripts shown. A snapshot is stored with each job."""
+
+    timestamps: bool = False
+    speakers: bool = False
+    attach: str | None = None  # "srt" or "txt": a file alongside the text
+    show_language: bool = False
+
+    def to_dict(self) -> dict[str, Any]:
+        return asdict(self)
+
+    @classmethod
+    def from_dict(cls, data: Mapping[str, Any]) -> OutputOptions:
+        attach = data.get("attach")
+        return cls(
+            timestamps=bool(data.get("timestamps", False)),
+            speakers=bool(data.get("speakers", False)),
+            attach=attach if attach in ("srt", "txt") else None,
+            show_language=bool(data.get("show_language", False)),
+        )
 
 
 @dataclass(frozen=True, slots=True)

@@ -175,7 +175,7 @@ class QuotaService:
         entry = await self._ledger.get(job.id)
         if entry is None or entry.state != "reserved":
             return
-        charged = quota_math.commit_seconds(entry.seconds, entry.basis == "estimated", reported)
+        charged = quota_math.commit_seconds(entry.seconds, entry.basis, reported)
         # The statistics count what the operator paid for: the backend's figure when it has one.
         billed = reported if reported is not None and reported >= 0 else charged
         await self._ledger.commit(job.id, seconds=charged, billed=billed)

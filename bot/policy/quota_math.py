@@ -134,13 +134,19 @@ def declared_is_false(declared: float, measured: float) -> bool:
     return measured > declared + slack
 
 
-def commit_seconds(reserved: float, estimated: bool, reported: float | None) -> float:
+def commit_seconds(reserved: float, basis: str, reported: float | None) -> float:
     """What a finished job costs the user's quota.
 
-    A declared or measured duration is what the user saw and was admitted for: charge it. An
-    estimate is replaced by the backend's reported duration, capped at the estimate so a user
-    is never charged more than they were admitted for.
+    - declared: what the user's client said and the user saw, and was admitted for: charged.
+    - measured: read from the file's header, which can lie (a WAV header can claim any byte
+      rate and measure 0.00005 s), so the backend's report bounds it from below.
+    - estimated: replaced by the backend's report, capped at the estimate, since the user was
+      admitted for no more.
     """
-    if estimated and reported is not None and reported >= 0:
+    if reported is None or reported < 0:
+        return reserved
+    if basis == "estimated":
         return min(reported, reserved)
+    if basis == "measured":
+        return max(reported, reserved)
     return reserved

@@ -3,16 +3,26 @@
 from __future__ import annotations
 
 import dataclasses
+from dataclasses import dataclass
 
-from bot.pipeline.delivery import SendFile
+from bot.policy.preferences import OutputOptions
 from bot.presentation import texts
 from bot.presentation.file_formats import to_srt
-from bot.presentation.rendering import OutputOptions, render_transcript
+from bot.presentation.rendering import render_transcript
 from bot.stt.catalogue import ModelSpec, language_supported
 from bot.stt.types import Transcript
 
 SRT_NAME = "transcript.srt"
 TXT_NAME = "transcript.txt"
+
+
+@dataclass(frozen=True, slots=True)
+class Attachment:
+    """A file to send after the transcript's text (the pipeline plans the send)."""
+
+    filename: str
+    data: bytes
+    caption: str
 
 
 def with_known_language(
@@ -37,7 +47,7 @@ def has_timings(transcript: Transcript) -> bool:
     return bool(transcript.words or transcript.segments)
 
 
-def attachments_for(transcript: Transcript, options: OutputOptions) -> list[SendFile]:
+def attachments_for(transcript: Transcript, options: OutputOptions) -> list[Attachment]:
     """The file the user asked for, when the transcript has what it needs.
 
     Subtitles need timings: GPT-4o returns none, so no .srt comes with its transcripts (the
@@ -46,8 +56,8 @@ def attachments_for(transcript: Transcript, options: OutputOptions) -> list[Send
     if transcript.is_empty:
         return []
     if options.attach == "srt" and has_timings(transcript):
-        return [SendFile(SRT_NAME, to_srt(transcript).encode("utf-8"), texts.SRT_CAPTION)]
+        return [Attachment(SRT_NAME, to_srt(transcript).encode("utf-8"), texts.SRT_CAPTION)]
     if options.attach == "txt":
         body = render_transcript(transcript, options) + "\n"
-        return [SendFile(TXT_NAME, body.encode("utf-8"), texts.TXT_CAPTION)]
+        return [Attachment(TXT_NAME, body.encode("utf-8"), texts.TXT_CAPTION)]
     return []

@@ -1,26 +1,23 @@
 """Render a Transcript as plain text, SubRip (.srt), WebVTT (.vtt) or JSON.
 
-Cues come from the transcript's segments; without segments, from its words grouped into short
-cues; without either, one cue spanning the whole audio.
+Cues come from the transcript's segments; without segments, from its words grouped into lines
+(bot/stt/segmentation.py, the same rule as segments parsed from an API); without either, one cue
+spanning the whole audio.
 """
 
 from __future__ import annotations
 
 import json
 import re
-from collections.abc import Callable, Sequence
+from collections.abc import Callable
 from dataclasses import dataclass
 from typing import Literal
 
-from bot.stt.types import Transcript, Word
+from bot.stt.segmentation import segments_from_words
+from bot.stt.types import Transcript
 
 OutputFormat = Literal["text", "json", "srt", "vtt"]
 
-# Subtitle conventions: about two lines of ~42 characters, shown for at most ~7 seconds.
-MAX_CUE_CHARS = 84
-MAX_CUE_SECONDS = 7.0
-MAX_WORD_GAP = 1.5  # a pause this long starts a new cue
-_SENTENCE_END = (".", "!", "?", "…")
 _SECONDS_PER_WORD = 0.4  # only to time a transcript that came without any timings
 
 
@@ -87,14 +84,13 @@ def to_vtt(transcript: Transcript) -> str:
 
 def cues(transcript: Transcript) -> list[Cue]:
     """The subtitle cues of a transcript, in time order, with non-empty one-paragraph text."""
-    if transcript.segments:
+    segments = transcript.segments or segments_from_words(transcript.words)
+    if segments:
         found = [
             Cue(s.start, max(s.end, s.start), _label(s.speaker, transcript) + _one_line(s.text))
-            for s in transcript.segments
+            for s in segments
             if s.text.strip()
         ]
-    elif transcript.words:
-        found = _group_words(transcript.words, transcript)
     elif transcript.text.strip():
         text = _one_line(transcript.text)
         end = transcript.duration or max(1.0, len(text.split()) * _SECONDS_PER_WORD)
@@ -102,38 +98,6 @@ def cues(transcript: Transcript) -> list[Cue]:
     else:
         found = []
     return sorted(found, key=lambda cue: cue.start)
-
-
-def _group_words(words: Sequence[Word], transcript: Transcript) -> list[Cue]:
-    groups: list[list[Word]] = []
-    for word in words:
-        if not word.text.strip():
-            continue
-        current = groups[-1] if groups else None
-        if current is None or _starts_new_cue(current, word):
-            groups.append([word])
-        else:
-            current.append(word)
-    return [
-        Cue(
-            group[0].start,
-            max(group[-1].end, group[0].start),
-            _label(group[0].speaker, transcript) + " ".join(w.text.strip() for w in group),
-        )
-        for group in groups
-    ]
-
-
-def _starts_new_cue(current: list[Word], word: Word) -> bool:
-    last = current[-1]
-    length = sum(len(w.text.strip()) + 1 for w in current) + len(word.text.strip())
-    return (
-        word.speaker != last.speaker
-        or word.start - last.end > MAX_WORD_GAP
-        or word.end - current[0].start > MAX_CUE_SECONDS
-        or length > MAX_CUE_CHARS
-        or last.text.strip().endswith(_SENTENCE_END)
-    )
 
 
 def _label(speaker: int | None, transcript: Transcript) -> str:

@@ -4,6 +4,9 @@ Pure functions of the catalogue and a user's choice, so they can be tested witho
 Callback data carries model ids rather than catalogue positions: a keyboard sent before a
 deploy that reorders the catalogue still means what it showed. The longest datum,
 "redo:<job id>:openai/gpt-4o-mini-transcribe", stays far below Telegram's 64 bytes.
+
+"Try another model" is called redo throughout: `redo:<job id>` on the button under a
+transcript opens the menu, `redo:<job id>:<model id>` in that menu starts the new job.
 """
 
 from __future__ import annotations
@@ -12,17 +15,22 @@ from collections.abc import Callable, Sequence
 from dataclasses import dataclass
 
 from bot.policy.preferences import TOGGLES, Choice
-from bot.presentation import texts
+from bot.presentation import replies, texts
 from bot.stt.catalogue import FAMILY_BLURBS, ModelSpec, language_supported, models_by_vendor
 from bot.stt.languages import AUTO, COMMON_LANGUAGES, primary_code
-from bot.telegram.gateway import Buttons
+
+# Rows of (label, callback data): the plain shape ChatGateway and handlers/menus.py send, so
+# keyboards are built and tested without telegram types.
+Buttons = Sequence[Sequence[tuple[str, str]]]
 
 MODEL_PREFIX = "model:"
 LANGUAGE_PREFIX = "lang:"
 SETTING_PREFIX = "set:"
 ATTACH_PREFIX = "set:attach:"
-AGAIN_PREFIX = "again:"
 REDO_PREFIX = "redo:"
+# Buttons sent before the feature had one name say "again:<job id>"; they stay in chats for
+# good, so a tap on one still opens the redo menu.
+LEGACY_REDO_BUTTON_PREFIX = "again:"
 NOOP = "noop"  # vendor headers: buttons that only label a group
 
 ATTACH_CHOICES = ("none", "srt", "txt")
@@ -63,13 +71,9 @@ def family_lines(offered: Sequence[ModelSpec]) -> str:
     return "\n".join(FAMILY_BLURBS[family] for family in families)
 
 
-def model_label(spec: ModelSpec) -> str:
-    return f"{spec.display_name} ({spec.id})"
-
-
 def model_menu(offered: Sequence[ModelSpec], choice: Choice, *, note: str | None = None) -> Menu:
     text = texts.MODEL_MENU.format(
-        current=model_label(choice.model), families=family_lines(offered)
+        current=replies.model_label(choice.model), families=family_lines(offered)
     )
     if note:
         text = f"{note}\n\n{text}"
@@ -78,7 +82,7 @@ def model_menu(offered: Sequence[ModelSpec], choice: Choice, *, note: str | None
 
 def model_set_text(choice: Choice) -> str:
     """Confirmation of a new model, with a warning when it cannot honour the language."""
-    text = texts.MODEL_SET.format(name=choice.model.display_name, model_id=choice.model.id)
+    text = texts.MODEL_SET.format(model=replies.model_label(choice.model))
     warning = language_warning(choice.model, choice.language)
     return f"{text}\n\n{warning}" if warning else text
 
@@ -161,7 +165,7 @@ def _by_family(offered: Sequence[ModelSpec]) -> dict[str, list[ModelSpec]]:
 def settings_menu(offered: Sequence[ModelSpec], choice: Choice) -> Menu:
     options = choice.options
     text = texts.SETTINGS.format(
-        model=model_label(choice.model), language=language_label(choice.language)
+        model=replies.model_label(choice.model), language=language_label(choice.language)
     )
     limits = limitations(offered)
     if limits:
@@ -181,8 +185,9 @@ def settings_menu(offered: Sequence[ModelSpec], choice: Choice) -> Menu:
     return Menu(text, rows)
 
 
-def try_another_buttons(job_id: int) -> Buttons:
-    return [[(texts.TRY_ANOTHER_MODEL, f"{AGAIN_PREFIX}{job_id}")]]
+def redo_button(job_id: int) -> Buttons:
+    """The "Try another model" button under a delivered transcript."""
+    return [[(texts.REDO_BUTTON, f"{REDO_PREFIX}{job_id}")]]
 
 
 def redo_menu(offered: Sequence[ModelSpec], job_id: int, job_model: str) -> Menu:
@@ -190,13 +195,17 @@ def redo_menu(offered: Sequence[ModelSpec], job_id: int, job_model: str) -> Menu
     return Menu(text, model_buttons(offered, job_model, lambda s: f"{REDO_PREFIX}{job_id}:{s.id}"))
 
 
-def parse_again(data: str) -> int | None:
-    rest = data.removeprefix(AGAIN_PREFIX)
-    return int(rest) if data.startswith(AGAIN_PREFIX) and rest.isdigit() else None
+def parse_redo_button(data: str) -> int | None:
+    """The job id from a redo button's data (today's "redo:12" or a legacy "again:12")."""
+    for prefix in (REDO_PREFIX, LEGACY_REDO_BUTTON_PREFIX):
+        rest = data.removeprefix(prefix)
+        if data.startswith(prefix) and rest.isdigit():
+            return int(rest)
+    return None
 
 
-def parse_redo(data: str) -> tuple[int, str] | None:
-    """(job id, model id) from redo data; model ids may hold ':' no more than '/' or '#'."""
+def parse_redo_choice(data: str) -> tuple[int, str] | None:
+    """(job id, model id) from a redo menu's data; model ids may hold ':' as well as '/', '#'."""
     if not data.startswith(REDO_PREFIX):
         return None
     job, _, model = data.removeprefix(REDO_PREFIX).partition(":")

@@ -2,36 +2,10 @@
 
 from __future__ import annotations
 
-from collections.abc import Mapping
-from dataclasses import asdict, dataclass
-from typing import Any
-
+from bot.policy.preferences import OutputOptions
 from bot.stt.types import Segment, Transcript
 
 TELEGRAM_TEXT_LIMIT = 4096
-
-
-@dataclass(frozen=True, slots=True)
-class OutputOptions:
-    """How a user wants transcripts shown. A snapshot is stored with each job."""
-
-    timestamps: bool = False
-    speakers: bool = False
-    attach: str | None = None  # "srt" or "txt": a file alongside the text
-    show_language: bool = False
-
-    def to_dict(self) -> dict[str, Any]:
-        return asdict(self)
-
-    @classmethod
-    def from_dict(cls, data: Mapping[str, Any]) -> OutputOptions:
-        attach = data.get("attach")
-        return cls(
-            timestamps=bool(data.get("timestamps", False)),
-            speakers=bool(data.get("speakers", False)),
-            attach=attach if attach in ("srt", "txt") else None,
-            show_language=bool(data.get("show_language", False)),
-        )
 
 
 def clock_label(seconds: float) -> str:

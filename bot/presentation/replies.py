@@ -5,12 +5,12 @@ from __future__ import annotations
 import math
 from datetime import UTC, datetime
 
-from bot.pipeline.media import Origin
 from bot.policy.access import Screening
 from bot.policy.admin import StatsReport, UserReport
 from bot.policy.quota import Refusal, TooManyInFlight, TooManyPerMinute
 from bot.policy.quota_math import Period, QuotaStatus, Shortfall
 from bot.presentation import texts
+from bot.stt.catalogue import ModelSpec
 from storage.access import AccessRule
 from storage.stats import ModelUsage
 
@@ -59,11 +59,9 @@ def _left(status: QuotaStatus, period: Period) -> str:
 
 def quota_refusal(refusal: Refusal, now: datetime) -> str:
     if isinstance(refusal, TooManyInFlight):
-        return texts.FLOOD_IN_FLIGHT.format(limit=refusal.limit)
+        return texts.flood_in_flight(refusal.limit)
     if isinstance(refusal, TooManyPerMinute):
-        return texts.FLOOD_PER_MINUTE.format(
-            limit=refusal.limit, wait=duration(math.ceil(refusal.retry_after))
-        )
+        return texts.flood_per_minute(refusal.limit, duration(math.ceil(refusal.retry_after)))
     return shortfall(refusal, now)
 
 
@@ -78,8 +76,9 @@ def shortfall(refusal: Shortfall, now: datetime) -> str:
     )
 
 
-def access_refusal(screening: Screening, origin: Origin) -> str:
-    if origin.chat_type == "private" and screening.user_id is not None:
+def access_refusal(screening: Screening, chat_type: str) -> str:
+    """The refusal for the chat the request came from (Telegram's chat type: "private", ...)."""
+    if chat_type == "private" and screening.user_id is not None:
         return texts.ACCESS_REFUSED_PRIVATE.format(user_id=screening.user_id)
     user_part = (
         ""
@@ -89,7 +88,12 @@ def access_refusal(screening: Screening, origin: Origin) -> str:
     return texts.ACCESS_REFUSED_GROUP.format(chat_id=screening.chat_id, user_part=user_part)
 
 
-def usage(status: QuotaStatus, model: str, *, admin: bool) -> str:
+def model_label(spec: ModelSpec) -> str:
+    """How a model is named to people: 'Whisper Large (#g1_whisper-large)'."""
+    return texts.MODEL_LABEL.format(name=spec.display_name, model_id=spec.id)
+
+
+def usage(status: QuotaStatus, model: ModelSpec, *, admin: bool) -> str:
     now = status.now
     text = texts.USAGE.format(
         day_used=duration(status.day_used),
@@ -100,7 +104,7 @@ def usage(status: QuotaStatus, model: str, *, admin: bool) -> str:
         month_limit=limit(status.limits.monthly),
         month_left=_left(status, "month"),
         month_resets=moment(status.month.end, now),
-        model=model,
+        model=model_label(model),
     )
     return f"{text}\n\n{texts.USAGE_ADMIN}" if admin else text
 
@@ -108,7 +112,10 @@ def usage(status: QuotaStatus, model: str, *, admin: bool) -> str:
 def _models(models: list[ModelUsage]) -> str:
     lines = [
         texts.ADMIN_STATS_MODEL.format(
-            model=item.model, jobs=item.jobs, seconds=duration(item.seconds), cached=item.cached
+            model=item.model,
+            jobs=texts.job_count(item.jobs),
+            seconds=duration(item.seconds),
+            cached=item.cached,
         )
         for item in models
     ]
@@ -161,7 +168,7 @@ def user(report: UserReport) -> str:
         name = " ".join(part for part in (record.first_name, record.last_name) if part) or none
     models = "\n".join(
         texts.ADMIN_USER_MODEL.format(
-            model=item.model, jobs=item.jobs, seconds=duration(item.seconds)
+            model=item.model, jobs=texts.job_count(item.jobs), seconds=duration(item.seconds)
         )
         for item in report.models
     )
@@ -180,7 +187,7 @@ def user(report: UserReport) -> str:
         month_limit=limit(quota.limits.monthly),
         daily_override=override(report.rule.daily_seconds),
         monthly_override=override(report.rule.monthly_seconds),
-        jobs=sum(item.jobs for item in report.models),
+        jobs=texts.job_count(sum(item.jobs for item in report.models)),
         seconds=duration(sum(item.seconds for item in report.models)),
         cached=sum(item.cached for item in report.models),
         models=models,

@@ -1,8 +1,20 @@
-"""Every text the bot shows to users, in one place so it can be translated later."""
+"""Every text the bot shows to users, in one place so it can be translated later.
+
+A text with a count comes in a singular and a plural form, through `ngettext`, so "1 job" and
+"2 jobs" both read right. It has gettext's signature, with the literal forms at the call, so
+moving to gettext catalogues is a matter of swapping in a translation's `ngettext`.
+"""
 
 from __future__ import annotations
 
-BOT_NAME = "Voice to Text"
+from gettext import NullTranslations
+
+# English source texts: the singular form for 1, the plural for any other count.
+_SOURCE = NullTranslations()
+
+
+def ngettext(singular: str, plural: str, n: int) -> str:
+    return _SOURCE.ngettext(singular, plural, n)
 
 START = (
     "Hi! I turn voice messages into text.\n\n"
@@ -69,6 +81,9 @@ FAILURES: dict[str, str] = {
         "Sorry, this recording does not fit in your quota. /usage shows what is left and when "
         "it resets."
     ),
+    "too_long": "Sorry, this recording is longer than I can transcribe.",
+    # Nobody reads this one (the chat is gone); it keeps every reason worded.
+    "chat_gone": "Sorry, I could not reach this chat.",
 }
 
 
@@ -118,16 +133,30 @@ ACCESS_REFUSED_GROUP_USER = " or you (user id {user_id})"
 QUOTA_PERIODS = {"day": "daily", "month": "monthly"}
 QUOTA_EXCEEDED = (
     "Sorry, this recording does not fit in your {period} quota, so I have not transcribed it.\n\n"
-    "It is {needed} long. You have used {used} of {limit}, so {left} are left.\n"
+    "It is {needed} long. You have used {used} of {limit}, leaving {left}.\n"
     "The {period} quota resets on {resets}."
 )
-FLOOD_IN_FLIGHT = (
-    "You already have {limit} recordings being transcribed. Please send this one again when "
-    "one of them is done."
-)
-FLOOD_PER_MINUTE = (
-    "That is more than {limit} recordings in a minute. Please wait {wait} and send this one again."
-)
+
+
+def flood_in_flight(limit: int) -> str:
+    return ngettext(
+        "You already have {limit} recording being transcribed. Please send this one again when "
+        "it is done.",
+        "You already have {limit} recordings being transcribed. Please send this one again when "
+        "one of them is done.",
+        limit,
+    ).format(limit=limit)
+
+
+def flood_per_minute(limit: int, wait: str) -> str:
+    return ngettext(
+        "That is more than {limit} recording in a minute. Please wait {wait} and send this one "
+        "again.",
+        "That is more than {limit} recordings in a minute. Please wait {wait} and send this one "
+        "again.",
+        limit,
+    ).format(limit=limit, wait=wait)
+
 
 USAGE = (
     "Your usage\n\n"
@@ -159,7 +188,7 @@ ADMIN_STATS = (
     "Answered from the cache: {cached_today} today, {cached_total} in total\n\n"
     "By model:\n{models}"
 )
-ADMIN_STATS_MODEL = "• {model}: {jobs} jobs, {seconds}, {cached} from the cache"
+ADMIN_STATS_MODEL = "• {model}: {jobs}, {seconds}, {cached} from the cache"
 ADMIN_STATS_NO_MODELS = "• none yet"
 ADMIN_USER = (
     "User {user_id}\n"
@@ -172,12 +201,18 @@ ADMIN_USER = (
     "Today: {day_used} of {day_limit}\n"
     "This month: {month_used} of {month_limit}\n"
     "Quota override: daily {daily_override}, monthly {monthly_override}\n\n"
-    "Totals: {jobs} jobs, {seconds}, {cached} from the cache\n{models}"
+    "Totals: {jobs}, {seconds}, {cached} from the cache\n{models}"
 )
 ADMIN_USER_UNKNOWN = "I have no record of user {user_id}."
 ADMIN_USER_NO_RECORD = "(no record)"
-ADMIN_USER_MODEL = "• {model}: {jobs} jobs, {seconds}"
+ADMIN_USER_MODEL = "• {model}: {jobs}, {seconds}"
 ADMIN_NONE = "—"
+
+
+def job_count(n: int) -> str:
+    return ngettext("{n} job", "{n} jobs", n).format(n=n)
+
+
 ADMIN_DEFAULT = "default"
 ADMIN_STATUS_ADMIN = "admin"
 ADMIN_STATUS_BANNED = "banned"
@@ -235,7 +270,8 @@ TRANSCRIBE_HINT = "Reply to a voice note, audio file or video note with /transcr
 CURRENT_MARK = "✓ "
 VENDOR_HEADER = "— {vendor} —"
 MODEL_MENU = "Choose the speech-to-text model. Now: {current}.\n\n{families}"
-MODEL_SET = "Model set to {name} ({model_id})."
+MODEL_LABEL = "{name} ({model_id})"  # how a model is named wherever one is shown
+MODEL_SET = "Model set to {model}."
 MODEL_UNKNOWN = (
     "I don't know the model “{model_id}”. These are the ones you can choose:\n{ids}\n\n"
     "Send /model without anything after it to pick from a keyboard."
@@ -305,7 +341,7 @@ ATTACH_LABELS: dict[str, str] = {"none": "No file", "srt": ".srt file", "txt": "
 
 SRT_CAPTION = "Subtitles (.srt)"
 TXT_CAPTION = "Transcript (.txt)"
-TRY_ANOTHER_MODEL = "🔁 Try another model"
+REDO_BUTTON = "🔁 Try another model"
 REDO_MENU = "Transcribe this again with which model? It was done with {model}."
 REDO_STARTED = "Transcribing again with {model}…"
 REDO_DUPLICATE = "This was already transcribed again with {model}."

@@ -26,8 +26,8 @@ from bot.local.config import LOCAL_SIZES
 from bot.local.engine import EngineClosedError, QueueFullError
 from bot.net.fetch import FetchError, TooLargeError, UrlFetcher
 from bot.net.guards import UrlRefusedError
+from bot.server.rendering import transcript_to_deepgram
 from bot.stt.errors import NotFoundError, UnsupportedModelError
-from bot.stt.parsing import transcript_to_deepgram
 from bot.stt.types import AudioUpload, JobRequest
 
 logger = logging.getLogger(__name__)
@@ -375,8 +375,3 @@ def create_app(
     app.router.add_get("/v1/stt/{generation_id}", api.fetch)
     app.on_cleanup.append(api.close)
     return app
-
-
-def server_keys(raw: str | None) -> frozenset[str]:
-    """Parse STT_SERVER_KEYS: comma-separated bearer keys."""
-    return frozenset(key.strip() for key in (raw or "").split(",") if key.strip())

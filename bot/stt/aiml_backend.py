@@ -7,19 +7,21 @@ concerns (resubmitting after a 404, giving up on a user's message) belong to the
 from __future__ import annotations
 
 import asyncio
+import contextlib
 import dataclasses
 import logging
 import time
 from collections.abc import Awaitable, Callable, Iterator
-from dataclasses import dataclass
 from typing import Protocol, TypeVar
 
 import aiohttp
 
+from bot.retry import RetryPolicy
 from bot.stt.catalogue import ModelSpec, UnknownModelError, get_model
 from bot.stt.client import AimlSttClient, PollResponse
 from bot.stt.errors import (
     JobFailedError,
+    MalformedResponseError,
     RateLimitedError,
     SttError,
     SttTimeoutError,
@@ -49,27 +51,13 @@ class PollPlanner(Protocol):
         ...
 
 
-@dataclass(frozen=True, slots=True)
-class RetryPolicy:
-    """Bounded exponential backoff for one request: base * factor**n, at most max_delay."""
+def _retry_after(error: SttError) -> float | None:
+    return error.retry_after if isinstance(error, RateLimitedError) else None
 
-    attempts: int = 4  # tries in all, the first included
-    base_delay: float = 0.5
-    factor: float = 2.0
-    max_delay: float = 8.0
-    # A Retry-After longer than this is not waited out: the error goes to the caller instead.
-    max_retry_after: float = 60.0
 
-    def delay(self, attempt: int, error: SttError) -> float | None:
-        """Seconds to wait before the next try after `attempt` (0-based) failed; None: give up."""
-        if not error.transient or attempt + 1 >= self.attempts:
-            return None
-        backoff = min(self.max_delay, self.base_delay * self.factor**attempt)
-        if isinstance(error, RateLimitedError) and error.retry_after is not None:
-            if error.retry_after > self.max_retry_after:
-                return None
-            return max(backoff, error.retry_after)
-        return backoff
+def _retryable(error: SttError) -> bool:
+    # A garbled answer is worth another try too: the API may well have done the work.
+    return error.transient or isinstance(error, MalformedResponseError)
 
 
 class AimlBackend:
@@ -83,6 +71,8 @@ class AimlBackend:
         planner: PollPlanner,
         *,
         retry: RetryPolicy | None = None,
+        transfer_slots: asyncio.Semaphore | None = None,
+        on_resubmit: Callable[[], None] | None = None,
         sleep: Sleep = asyncio.sleep,
         clock: Clock = time.monotonic,
         owned_session: aiohttp.ClientSession | None = None,
@@ -90,6 +80,15 @@ class AimlBackend:
         self._client = client
         self._planner = planner
         self._retry = retry or RetryPolicy()
+        # A poll is a read: whatever may pass is retried until the job's own time limit, which
+        # the caller enforces, not after a few seconds.
+        self._poll_retry = dataclasses.replace(self._retry, attempts=None)
+        # Held only while bytes move: a hung upload gives its slot back when its attempt ends,
+        # and waits for the next attempt without holding it.
+        self._transfer_slots = transfer_slots
+        # Told when a create request is retried after it may have reached the API: the price
+        # of never losing a note is, rarely, a second billed job.
+        self._on_resubmit = on_resubmit
         self._sleep = sleep
         self._clock = clock
         self._owned_session = owned_session
@@ -117,10 +116,13 @@ class AimlBackend:
 
     async def submit(self, audio: AudioUpload, request: JobRequest) -> str:
         self._spec(request.model)
-        generation_id = await self._with_retries(
-            "create",
-            lambda: self._client.create_upload(audio, request.model, request.params),
-        )
+
+        async def create() -> str:
+            slot = self._transfer_slots or contextlib.nullcontext()
+            async with slot:
+                return await self._client.create_upload(audio, request.model, request.params)
+
+        generation_id = await self._with_retries("create", create, bounded=True)
         logger.info("submitted %s (%d bytes) as %s", request.model, len(audio.data), generation_id)
         return generation_id
 
@@ -140,7 +142,9 @@ class AimlBackend:
             # Sleep until the planned moment, so request latency does not drift the schedule.
             target += max(0.0, delay)
             await self._sleep(max(0.0, target - (self._clock() - submitted_at)))
-            poll = await self._with_retries("fetch", lambda: self._client.fetch(generation_id))
+            poll, transcript = await self._with_retries(
+                "fetch", lambda: self._poll_once(spec, generation_id), bounded=False
+            )
             now = self._clock() - submitted_at
             if poll.state == "pending":
                 last_pending = now
@@ -148,9 +152,20 @@ class AimlBackend:
             if poll.state == "failure":
                 logger.info("job %s ended with %s: %s", generation_id, poll.status, poll.error)
                 raise JobFailedError(poll.error or f"job ended with status {poll.status!r}")
+            assert transcript is not None
             self._learn(spec, audio_seconds, last_pending, now)
-            return self._transcript(spec, poll, generation_id)
+            return transcript
         raise SttTimeoutError(f"job {generation_id} did not complete within its poll schedule")
+
+    async def _poll_once(
+        self, spec: ModelSpec, generation_id: str
+    ) -> tuple[PollResponse, Transcript | None]:
+        """One poll, its result parsed: a completed job whose result cannot be read is a
+        garbled answer like any other, retried rather than lost."""
+        poll = await self._client.fetch(generation_id)
+        if poll.state != "success":
+            return poll, None
+        return poll, self._transcript(spec, poll, generation_id)
 
     def _learn(
         self,
@@ -185,15 +200,29 @@ class AimlBackend:
             raise UnsupportedModelError(f"{model!r} is a local model, not an AIML one")
         return spec
 
-    async def _with_retries(self, what: str, call: Callable[[], Awaitable[T]]) -> T:
+    async def _with_retries(
+        self, what: str, call: Callable[[], Awaitable[T]], *, bounded: bool
+    ) -> T:
+        """Run one request, retrying what may pass. `bounded`: stop after the policy's tries
+        (a create); otherwise keep going (a poll), and the job's time limit ends it."""
         attempt = 0
+        started = self._clock()
         while True:
             try:
                 return await call()
             except SttError as error:
-                delay = self._retry.delay(attempt, error)
+                policy = self._retry if bounded else self._poll_retry
+                delay = (
+                    policy.next_delay(
+                        attempt, self._clock() - started, retry_after=_retry_after(error)
+                    )
+                    if _retryable(error)
+                    else None
+                )
                 if delay is None:
                     raise
+                if bounded and _may_have_arrived(error) and self._on_resubmit is not None:
+                    self._on_resubmit()
                 logger.warning(
                     "%s failed (%s: %s); retry %d in %.2fs",
                     what,
@@ -204,3 +233,10 @@ class AimlBackend:
                 )
                 await self._sleep(delay)
                 attempt += 1
+
+
+def _may_have_arrived(error: SttError) -> bool:
+    """Whether a failed create may still have started a (billed) job."""
+    return not isinstance(error, RateLimitedError) and (
+        error.status is None or error.status >= 500
+    )

@@ -11,6 +11,8 @@ from dataclasses import dataclass, field
 from types import MappingProxyType
 from typing import Literal
 
+from bot.stt.languages import primary_code
+
 Family = Literal["deepgram", "assemblyai", "openai", "local"]
 
 
@@ -210,10 +212,6 @@ def models_by_vendor(models: Iterable[ModelSpec]) -> dict[str, tuple[ModelSpec, 
     return {vendor: tuple(specs) for vendor, specs in groups.items()}
 
 
-def _primary(language: str) -> str:
-    return language.replace("_", "-").split("-")[0].lower()
-
-
 def language_supported(spec: ModelSpec, language: str | None) -> bool:
     """Whether `language` (None: auto-detect) can be honoured, so callers can warn and fall back.
 
@@ -222,9 +220,9 @@ def language_supported(spec: ModelSpec, language: str | None) -> bool:
     if language is None:
         return spec.capabilities.language_detection or spec.capabilities.english_only
     if spec.capabilities.english_only:
-        return _primary(language) == "en"
+        return primary_code(language) == "en"
     known = spec.capabilities.languages
-    if known is not None and _primary(language) not in known:
+    if known is not None and primary_code(language) not in known:
         return False
     return spec.capabilities.language_choice
 
@@ -270,5 +268,5 @@ def build_params(spec: ModelSpec, *, language: str | None, diarize: bool) -> dic
             params["speaker_labels"] = True
     elif language is not None:
         # OpenAI and local Whisper take ISO 639-1 and detect by themselves when it is omitted.
-        params["language"] = _primary(language)
+        params["language"] = primary_code(language)
     return params

@@ -133,10 +133,6 @@ class AimlSttClient:
     def __repr__(self) -> str:
         return f"AimlSttClient(base_url={self._base_url!r})"
 
-    @property
-    def base_url(self) -> str:
-        return self._base_url
-
     async def create_upload(
         self, audio: AudioUpload, model: str, params: Mapping[str, object]
     ) -> str:

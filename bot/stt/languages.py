@@ -48,4 +48,9 @@ def parse_language(raw: str) -> str | None:
 
 
 def primary_code(language: str) -> str:
-    return language.replace("_", "-").split("-")[0].lower()
+    """The language without its region, the form every STT family takes: "pt-BR" -> "pt".
+
+    The one normalisation of language codes: the catalogue, the keyboards and the local engine
+    all use it, so " PT_br " means the same language everywhere.
+    """
+    return language.strip().replace("_", "-").split("-")[0].lower()

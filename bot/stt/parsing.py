@@ -1,4 +1,4 @@
-"""Turn each result family's JSON into a `Transcript`, and render a `Transcript` Deepgram-style.
+"""Turn each result family's JSON into a `Transcript`.
 
 Result shapes are described in docs/aiml-stt-api.md §5.3-5.5 and §9. Everything read from the
 wire goes through the small checked accessors below, so a surprise in the payload surfaces as
@@ -7,22 +7,16 @@ wire goes through the small checked accessors below, so a surprise in the payloa
 
 from __future__ import annotations
 
-import hashlib
 import logging
 import math
 import string
-import uuid
 from collections.abc import Callable, Mapping, Sequence
-from datetime import UTC, datetime
 
 from bot.stt.errors import JobFailedError, MalformedResponseError
+from bot.stt.segmentation import segments_from_words
 from bot.stt.types import Segment, Transcript, Word
 
 logger = logging.getLogger(__name__)
-
-# A pause longer than this starts a new segment when segments are derived from words.
-_SEGMENT_PAUSE = 1.0
-_SENTENCE_ENDS = (".", "!", "?", "…", "。", "？", "！")
 
 
 # --- checked accessors -------------------------------------------------------------------------
@@ -77,34 +71,6 @@ def _opt_speaker_int(value: object, where: str) -> int | None:
     if isinstance(value, bool) or not isinstance(value, int):
         raise MalformedResponseError(f"{where}: expected an integer speaker")
     return value
-
-
-# --- segments ----------------------------------------------------------------------------------
-
-
-def segments_from_words(words: Sequence[Word]) -> tuple[Segment, ...]:
-    """Group words into segments at long pauses, sentence ends and speaker changes."""
-    segments: list[Segment] = []
-    current: list[Word] = []
-
-    def flush() -> None:
-        if current:
-            text = " ".join(w.text for w in current)
-            segments.append(Segment(text, current[0].start, current[-1].end, current[0].speaker))
-            current.clear()
-
-    for word in words:
-        if current:
-            previous = current[-1]
-            if (
-                word.start - previous.end > _SEGMENT_PAUSE
-                or word.speaker != previous.speaker
-                or previous.text.rstrip("\"')»”").endswith(_SENTENCE_ENDS)
-            ):
-                flush()
-        current.append(word)
-    flush()
-    return tuple(segments)
 
 
 # --- Deepgram (also the local API server's shape) ----------------------------------------------
@@ -318,7 +284,7 @@ def _parse_openai(payload: object) -> Transcript:
 
 _PARSERS: Mapping[str, Callable[[object], Transcript]] = {
     "deepgram": _parse_deepgram,
-    # The local API server answers in Deepgram's shape (see transcript_to_deepgram).
+    # The local API server answers in Deepgram's shape (bot/server/rendering.py).
     "local": _parse_deepgram,
     "assemblyai": _parse_assemblyai,
     "openai": _parse_openai,
@@ -340,80 +306,3 @@ def parse_result(family: str, payload: object) -> Transcript:
         # A last line of defence: a shape the accessors did not anticipate.
         logger.debug("unreadable %s result", family, exc_info=True)
         raise MalformedResponseError(f"unreadable {family} result: {exc!r}") from exc
-
-
-# --- rendering ---------------------------------------------------------------------------------
-
-
-def _plain_word(text: str) -> str:
-    # Deepgram's `word` is lowercase without surrounding punctuation; `punctuated_word` is as-is.
-    plain = text.strip(string.punctuation + "«»“”‘’…¿¡").lower()
-    return plain or text.lower()
-
-
-def transcript_to_deepgram(
-    transcript: Transcript, model_name: str, request_id: str
-) -> dict[str, object]:
-    """Render a transcript as a Deepgram pre-recorded response (docs §5.3 and §9).
-
-    Deepgram keys `model_info` by a model UUID; we derive a stable one from the model name.
-    Deepgram's `sha256` hashes the audio, which we do not have here, so it hashes the
-    transcript: still a stable fingerprint of the answer.
-    """
-    model_uuid = str(uuid.uuid5(uuid.NAMESPACE_URL, f"stt-bot:model:{model_name}"))
-    words = transcript.words
-    duration = transcript.duration
-    if duration is None:
-        duration = max((w.end for w in words), default=0.0)
-    confidences = [w.confidence for w in words if w.confidence is not None]
-    # Mean word confidence; 0 when the engine gave none, rather than inventing certainty.
-    confidence = sum(confidences) / len(confidences) if confidences else 0.0
-
-    rendered_words: list[dict[str, object]] = []
-    for word in words:
-        item: dict[str, object] = {
-            "word": _plain_word(word.text),
-            "start": word.start,
-            "end": word.end,
-            "confidence": word.confidence if word.confidence is not None else 0.0,
-            "punctuated_word": word.text,
-        }
-        if word.speaker is not None:
-            item["speaker"] = word.speaker
-        rendered_words.append(item)
-
-    channel: dict[str, object] = {
-        "alternatives": [
-            {"transcript": transcript.text, "confidence": confidence, "words": rendered_words}
-        ]
-    }
-    if transcript.language is not None:
-        channel["detected_language"] = transcript.language
-
-    results: dict[str, object] = {"channels": [channel]}
-    if transcript.segments:
-        results["utterances"] = [
-            {
-                "id": str(uuid.uuid5(uuid.NAMESPACE_URL, f"{request_id}:{index}")),
-                "start": seg.start,
-                "end": seg.end,
-                "channel": 0,
-                "transcript": seg.text,
-                **({"speaker": seg.speaker} if seg.speaker is not None else {}),
-            }
-            for index, seg in enumerate(transcript.segments)
-        ]
-
-    return {
-        "metadata": {
-            "transaction_key": "deprecated",
-            "request_id": request_id,
-            "sha256": hashlib.sha256(transcript.to_json().encode()).hexdigest(),
-            "created": datetime.now(UTC).isoformat(timespec="milliseconds").replace("+00:00", "Z"),
-            "duration": duration,
-            "channels": 1,
-            "models": [model_uuid],
-            "model_info": {model_uuid: {"name": model_name, "version": "local", "arch": "whisper"}},
-        },
-        "results": results,
-    }

@@ -2,49 +2,104 @@
 
 The seed client polls every 10 s, which adds about 5 s to every answer. Polling fast all the
 time would hammer the API instead. Job time is roughly linear in the audio's duration, so we
-predict when a job will finish, probe once early, poll densely in a window around the
-prediction, and back off towards a cap after it.
+predict a window in which the job will finish, poll densely inside it, and back off after it.
 
-Each completed job teaches the estimator, per model: with a few jobs of different lengths it
-fits `time = base + ratio * audio_seconds` by least squares over recent jobs; before that it
-scales a prior. The window's width follows the observed relative error, so a model whose timing
-is predictable gets a tight window and a fast answer with few polls, and an erratic one a wide
-window and more polls rather than late answers.
+Per model, the estimator fits `time = base + ratio * audio_seconds` by weighted least squares
+over recent jobs, with the prior counted as one more job. The window spans the jobs' relative
+deviations from that line, so a predictable model gets a tight window and a fast answer with
+few polls, and an erratic one a wide window rather than late answers.
+
+Three rules bound the cost whatever the estimate:
+- no gap between polls, nor before the first one, exceeds `max_interval` (the seed's 10 s);
+- a job has `poll_budget` polls to reach the end of its window, and the polls that the gap cap
+  forces on the way there come out of the same budget;
+- a declared duration is the sender's word: one that is no plausible length counts as
+  unknown, and a plausible lie is left out of learning as an outlier.
+
+Every poll asks for the plan anew, so a job submitted while the schedule knows nothing profits
+from the jobs that finish while it runs. `snapshot()` and `restore()` carry what was learnt
+across restarts.
 """
 
 from __future__ import annotations
 
+import math
 import statistics
 from collections import deque
-from collections.abc import Iterator
-from dataclasses import dataclass, field
+from collections.abc import Iterator, Mapping
+from dataclasses import dataclass
+from typing import TypeAlias
 
-_SAMPLES_KEPT = 64
+JsonValue: TypeAlias = "float | int | str | bool | None | list[JsonValue] | dict[str, JsonValue]"
 
+SNAPSHOT_VERSION = 1
 
-@dataclass(slots=True)
-class _ModelTiming:
-    relative_error: float  # smoothed |observed / predicted - 1|
-    # (audio seconds, seconds from submission to completion) of recent jobs
-    samples: deque[tuple[float, float]] = field(default_factory=lambda: deque(maxlen=_SAMPLES_KEPT))
+# How far a job's time strays from the line, relatively, when weighing jobs against each other:
+# with the same relative noise, a second off a long job tells less than one off a short job.
+_RELATIVE_NOISE = 0.05
 
 
 @dataclass(frozen=True, slots=True)
 class ScheduleConfig:
-    prior_base: float = 1.0  # seconds a job takes regardless of length
-    prior_ratio: float = 0.2  # seconds of processing per second of audio
-    prior_relative_error: float = 0.35
+    prior_base: float = 0.8  # seconds a job takes regardless of length
+    prior_ratio: float = 0.25  # seconds of processing per second of audio
+    prior_relative_error: float = 0.3  # the window's half-width before anything is learnt
+    prior_weight: float = 1.0  # the prior counts as this many jobs
+    prior_reference_seconds: float = 60.0  # the prior line is pinned at 0 s and here
     unknown_audio_seconds: float = 30.0  # assumed when the duration is unknown
+    max_audio_seconds: float = 4 * 3600.0  # a longer declared duration is not believed
     min_interval: float = 0.2
-    max_interval: float = 10.0
-    dense_polls: int = 11
-    # The window spans +-this many smoothed relative errors: the mean error covers only about
-    # half of the jobs, twice it nearly all of them.
-    window_errors: float = 2.0
-    min_spread: float = 0.3  # the dense window is never narrower than +-this, in seconds
-    min_relative_error: float = 0.01
-    smoothing: float = 0.3  # weight of a new observation
+    max_interval: float = 10.0  # never longer between two polls: the seed client's interval
+    poll_budget: int = 12  # polls to reach the window's end, those before the window included
+    min_spread: float = 0.3  # the window reaches at least this far either side, in seconds
+    window_margin: float = 1.15  # learnt deviations are widened by this factor
+    # A job that strays further than this many median deviations (and at least
+    # `min_outlier_error`) is left out: a lying duration, or a hiccup of the API.
+    outlier_errors: float = 4.0
+    min_outlier_error: float = 0.15
+    # Only jobs whose moment is known to within this share of their time tell how far jobs
+    # stray: one caught by a poll 10 s after the last could have finished anywhere between.
+    max_relative_uncertainty: float = 0.05
+    backoff: float = 0.5  # past the window, each gap grows by this share of the overrun
+    samples_kept: int = 64
     horizon: float = 900.0  # give up after this many seconds
+
+
+@dataclass(frozen=True, slots=True)
+class Sample:
+    """One completed job: its audio length, and when it completed after submission."""
+
+    audio_seconds: float
+    completed_after: float
+    uncertainty: float  # +- seconds: half the gap between its last two polls
+
+
+@dataclass(frozen=True, slots=True)
+class Window:
+    """Where a job should complete, in seconds from submission, and how to poll for it."""
+
+    expected: float
+    start: float
+    end: float
+    gap: float  # between polls inside the window
+    first: float  # the next poll inside the window; the polls before it approach it
+
+
+@dataclass(frozen=True, slots=True)
+class _Fit:
+    base: float
+    ratio: float
+    below: float  # jobs complete as early as (1 - below) * expected ...
+    above: float  # ... and as late as (1 + above) * expected
+
+
+class _ModelTiming:
+    __slots__ = ("samples", "fit", "unfitted")
+
+    def __init__(self, kept: int) -> None:
+        self.samples: deque[Sample] = deque(maxlen=kept)
+        self.fit: _Fit | None = None
+        self.unfitted = 0  # samples added since `fit` was computed
 
 
 class PollSchedule:
@@ -54,92 +109,263 @@ class PollSchedule:
         self.config = config or ScheduleConfig()
         self._timings: dict[str, _ModelTiming] = {}
 
-    def predict(self, model: str, audio_seconds: float | None) -> tuple[float, float]:
-        """Return (expected seconds from submission to completion, half-width of the window)."""
-        cfg = self.config
-        timing = self._timings.get(model)
-        relative_error = timing.relative_error if timing else cfg.prior_relative_error
-        if audio_seconds is None:
-            audio_seconds = cfg.unknown_audio_seconds
-            relative_error = max(relative_error, cfg.prior_relative_error)
-        expected = self._expected(timing, audio_seconds)
-        spread = max(cfg.min_spread, cfg.window_errors * relative_error * expected)
-        return expected, spread
-
-    def _expected(self, timing: _ModelTiming | None, audio_seconds: float) -> float:
-        prior = self._prior(audio_seconds)
-        if timing is None or not timing.samples:
-            return prior
-        fit = _linear_fit(timing.samples)
-        if fit is not None:
-            base, ratio = fit
-            return max(self.config.min_interval, base + ratio * audio_seconds)
-        multiplier = statistics.fmean(t / self._prior(d) for d, t in timing.samples)
-        return multiplier * prior
+    # --- planning ------------------------------------------------------------------------
 
     def plan(
         self, model: str, audio_seconds: float | None, elapsed: float = 0.0
     ) -> Iterator[float]:
         """Yield the seconds to sleep before each next poll, starting `elapsed` after submit."""
-        now = elapsed
-        for moment in self.poll_times(model, audio_seconds):
-            if moment < now:
-                continue
+        now = max(0.0, elapsed) if math.isfinite(elapsed) else 0.0
+        polls = 0
+        while True:
+            moment = self.next_poll(model, audio_seconds, now, polls)
+            if moment > self.config.horizon:
+                return
             yield moment - now
-            now = moment
+            now, polls = moment, polls + 1
 
     def poll_times(self, model: str, audio_seconds: float | None) -> Iterator[float]:
-        """Poll moments in seconds after submission, increasing, up to the horizon."""
-        cfg = self.config
-        expected, spread = self.predict(model, audio_seconds)
-        window_start = max(cfg.min_interval, expected - spread)
-        window_end = expected + spread
-        if window_start > 2.0 and spread > 0.2 * expected:
-            # While the timing is uncertain, an early probe catches jobs that finish far sooner
-            # than predicted; once it is learnt, that poll is better spent in the window.
-            yield window_start / 2
-        step = max(cfg.min_interval, (window_end - window_start) / max(1, cfg.dense_polls - 1))
-        moment = window_start
-        while moment <= window_end + 1e-9:
-            yield moment
-            moment += step
-        interval = step
-        while moment < cfg.horizon:
-            yield moment
-            interval = min(cfg.max_interval, max(cfg.min_interval, interval * 1.5))
-            moment += interval
+        """Poll moments after submission, as planned now (nothing learnt in between)."""
+        now, polls = 0.0, 0
+        while (now := self.next_poll(model, audio_seconds, now, polls)) <= self.config.horizon:
+            yield now
+            polls += 1
 
-    def observe(self, model: str, audio_seconds: float | None, completed_after: float) -> None:
-        """Learn from a job that completed `completed_after` seconds after submission."""
-        if audio_seconds is None or completed_after <= 0:
+    def next_poll(
+        self, model: str, audio_seconds: float | None, now: float, polls: int = 0
+    ) -> float:
+        """The moment of the poll after `now`, for a job polled `polls` times by then."""
+        cfg = self.config
+        window = self.window(model, audio_seconds, now, cfg.poll_budget - polls)
+        if now < window.end:
+            # As few polls as the cap allows up to the window's next poll, evenly spaced.
+            steps = math.ceil((window.first - now) / cfg.max_interval - 1e-9)
+            gap = (window.first - now) / max(1, steps)
+        else:
+            # Late: back off from the window's usual density, whatever budget is left.
+            usual = (window.end - window.start) / max(1, cfg.poll_budget)
+            gap = usual + cfg.backoff * (now - window.end)
+        return now + min(cfg.max_interval, max(cfg.min_interval, gap))
+
+    def window(
+        self,
+        model: str,
+        audio_seconds: float | None,
+        now: float = 0.0,
+        polls_left: int | None = None,
+    ) -> Window:
+        """Where the job should complete, polled as sparsely as reaches the window's end in
+        `polls_left` polls after `now`, those on the way to the window included."""
+        cfg = self.config
+        fit = self._fit(model)
+        audio = plausible_duration(audio_seconds, cfg.max_audio_seconds)
+        below, above = fit.below, fit.above
+        if audio is None:
+            audio = cfg.unknown_audio_seconds
+            below = max(below, cfg.prior_relative_error)
+            above = max(above, cfg.prior_relative_error)
+        expected = max(cfg.min_interval, fit.base + fit.ratio * audio)
+        start = max(0.0, min(expected * (1 - below), expected - cfg.min_spread))
+        end = max(expected * (1 + above), expected + cfg.min_spread)
+        left = cfg.poll_budget if polls_left is None else polls_left
+        ahead = max(start, now)  # the part of the window still to poll
+        for inside in range(max(1, left), 0, -1):
+            gap = min(cfg.max_interval, max(cfg.min_interval, (end - ahead) / inside))
+            # No poll at the window's very start: a job is seldom done by then.
+            first = ahead + gap
+            on_the_way = math.ceil((first - now) / cfg.max_interval - 1e-9) - 1
+            if on_the_way + inside <= left:
+                break
+        return Window(expected, start, end, gap, first)
+
+    def predict(self, model: str, audio_seconds: float | None) -> tuple[float, float]:
+        """Return (expected seconds from submission to completion, the window's half-width)."""
+        window = self.window(model, audio_seconds)
+        return window.expected, (window.end - window.start) / 2
+
+    # --- learning ------------------------------------------------------------------------
+
+    def observe(
+        self,
+        model: str,
+        audio_seconds: float | None,
+        completed_after: float,
+        uncertainty: float = 0.0,
+    ) -> None:
+        """Learn from a job that completed `completed_after` +- `uncertainty` seconds after
+        submission: the midpoint of its last two polls, and half the gap between them."""
+        cfg = self.config
+        audio = plausible_duration(audio_seconds, cfg.max_audio_seconds)
+        # Written so that NaN fails the test as well.
+        if audio is None or not 0.0 < completed_after <= cfg.horizon:
             return
+        if not 0.0 <= uncertainty <= completed_after:
+            uncertainty = completed_after  # unknown: anywhere since submission
+        self._add(model, Sample(audio, completed_after, uncertainty))
+
+    def _add(self, model: str, sample: Sample) -> None:
+        timing = self._timings.get(model)
+        if timing is None:
+            timing = self._timings[model] = _ModelTiming(self.config.samples_kept)
+        timing.samples.append(sample)
+        timing.unfitted += 1
+
+    def _fit(self, model: str) -> _Fit:
+        timing = self._timings.get(model)
+        if timing is None:
+            return self._prior_fit()
+        # Refit after every job while few are known, then after every few: the fit runs on the
+        # poll path of every job, and one job more among 64 barely moves it.
+        if timing.fit is None or timing.unfitted > len(timing.samples) // 16:
+            timing.fit = self._fit_samples(list(timing.samples))
+            timing.unfitted = 0
+        return timing.fit
+
+    def _prior_fit(self) -> _Fit:
         cfg = self.config
-        timing = self._timings.setdefault(model, _ModelTiming(cfg.prior_relative_error))
-        if timing.samples:
-            predicted = self._expected(timing, audio_seconds)
-            error = abs(completed_after / predicted - 1.0)
-            timing.relative_error = max(
-                cfg.min_relative_error,
-                timing.relative_error + cfg.smoothing * (error - timing.relative_error),
+        return _Fit(cfg.prior_base, cfg.prior_ratio, cfg.prior_relative_error, cfg.prior_relative_error)
+
+    def _fit_samples(self, samples: list[Sample]) -> _Fit:
+        cfg = self.config
+        if not samples:
+            return self._prior_fit()
+        # Least squares is easily tilted by one lying duration, so outliers are judged first
+        # against the prior line scaled to the median job, which they cannot move, then against
+        # the line fitted without them.
+        scale = statistics.median(s.completed_after / self._prior_time(s.audio_seconds) for s in samples)
+        kept = self._without_outliers(samples, scale * cfg.prior_base, scale * cfg.prior_ratio)
+        kept = self._without_outliers(kept, *self._line(kept))
+        base, ratio = self._line(kept)
+        # Each job's moment is the midpoint of its last two polls. Where those were close (a
+        # short job polled every 0.2 s) the gap would pass for a large relative deviation, so
+        # uncertainty within the window's minimum spread, which it always covers, is forgiven.
+        # A job known only roughly counts for the least deviation it certainly had.
+        deviations = sorted(
+            _deviation(
+                s,
+                base,
+                ratio,
+                forgiven=min(s.uncertainty, cfg.min_spread)
+                if s.uncertainty <= cfg.max_relative_uncertainty * s.completed_after
+                else s.uncertainty,
             )
-        timing.samples.append((audio_seconds, completed_after))
+            for s in kept
+        )
+        return _Fit(base, ratio, self._bound([-d for d in deviations]), self._bound(deviations[::-1]))
 
-    def _prior(self, audio_seconds: float) -> float:
-        return self.config.prior_base + self.config.prior_ratio * max(0.0, audio_seconds)
+    def _without_outliers(self, samples: list[Sample], base: float, ratio: float) -> list[Sample]:
+        cfg = self.config
+        deviations = [abs(_deviation(s, base, ratio)) for s in samples]
+        limit = max(cfg.min_outlier_error, cfg.outlier_errors * statistics.median(deviations))
+        return [s for s, deviation in zip(samples, deviations, strict=True) if deviation <= limit]
+
+    def _bound(self, deviations: list[float]) -> float:
+        """The window's relative half-width on one side, from the deviations, largest first.
+
+        The k-th largest of n draws from -b..b lies about 2b(k+1)/(n+1) inside b; skipping the
+        top 5 % keeps one odd job from widening the window for the next 64. The prior counts as
+        `prior_weight` jobs, so one lucky job cannot shut the window either.
+        """
+        cfg = self.config
+        n = len(deviations)
+        skip = n // 20
+        learnt = 0.0
+        if n - 1 - 2 * skip > 0:
+            learnt = max(0.0, deviations[skip]) * (n + 1) / (n - 1 - 2 * skip)
+        learnt *= cfg.window_margin
+        return (n * learnt + cfg.prior_weight * cfg.prior_relative_error) / (n + cfg.prior_weight)
+
+    def _line(self, samples: list[Sample]) -> tuple[float, float]:
+        """Weighted least squares (base, ratio), neither negative, the prior as two points.
+
+        Each job weighs by its variance: relative noise, plus our uncertainty about its moment.
+        The prior's two points together weigh as much as `prior_weight` average jobs.
+        """
+        cfg = self.config
+        points = [(s.audio_seconds, s.completed_after, _weight(s)) for s in samples]
+        prior = cfg.prior_weight / 2 * (statistics.fmean(w for *_, w in points) if points else 1)
+        for audio in (0.0, cfg.prior_reference_seconds):
+            points.append((audio, self._prior_time(audio), prior))
+        total = sum(w for *_, w in points)
+        mean_audio = sum(w * d for d, _, w in points) / total
+        mean_time = sum(w * t for _, t, w in points) / total
+        spread = sum(w * (d - mean_audio) ** 2 for d, _, w in points)
+        if spread <= 0:
+            return mean_time, 0.0  # every job equally long: no slope to learn
+        ratio = sum(w * (d - mean_audio) * (t - mean_time) for d, t, w in points) / spread
+        if ratio < 0:
+            return mean_time, 0.0  # longer jobs were not slower: no slope to learn
+        base = mean_time - ratio * mean_audio
+        if base < 0:
+            # Through the origin instead: no job takes less than nothing.
+            return 0.0, sum(w * d * t for d, t, w in points) / sum(w * d * d for d, _, w in points)
+        return base, ratio
+
+    def _prior_time(self, audio_seconds: float) -> float:
+        cfg = self.config
+        return max(cfg.min_interval, cfg.prior_base + cfg.prior_ratio * audio_seconds)
+
+    # --- persistence ---------------------------------------------------------------------
+
+    def snapshot(self) -> dict[str, JsonValue]:
+        """What was learnt, as plain JSON-able data for `restore`."""
+        models: dict[str, JsonValue] = {
+            model: [[s.audio_seconds, s.completed_after, s.uncertainty] for s in timing.samples]
+            for model, timing in self._timings.items()
+        }
+        return {"version": SNAPSHOT_VERSION, "models": models}
+
+    def restore(self, snapshot: Mapping[str, object]) -> int:
+        """Replace what was learnt with a snapshot's; return how many jobs it held.
+
+        A snapshot comes from disk: anything malformed in it is skipped, never trusted. One of
+        another version is ignored whole, and the schedule starts from the prior.
+        """
+        models = snapshot.get("models")
+        if snapshot.get("version") != SNAPSHOT_VERSION or not isinstance(models, Mapping):
+            return 0
+        self._timings.clear()
+        loaded = 0
+        for model, rows in models.items():
+            if not isinstance(model, str) or not isinstance(rows, list):
+                continue
+            for row in rows[-self.config.samples_kept :]:
+                sample = self._sample_from(row)
+                if sample is not None:
+                    self._add(model, sample)
+                    loaded += 1
+        return loaded
+
+    def _sample_from(self, row: object) -> Sample | None:
+        if not isinstance(row, list) or len(row) != 3:
+            return None
+        if not all(isinstance(v, int | float) and not isinstance(v, bool) for v in row):
+            return None
+        audio, completed_after, uncertainty = (float(v) for v in row)
+        if plausible_duration(audio, self.config.max_audio_seconds) is None:
+            return None
+        if not (0.0 < completed_after <= self.config.horizon and 0.0 <= uncertainty <= completed_after):
+            return None
+        return Sample(audio, completed_after, uncertainty)
 
 
-def _linear_fit(samples: deque[tuple[float, float]]) -> tuple[float, float] | None:
-    """Least-squares (base, ratio), or None while the data cannot support a line."""
-    if len(samples) < 3:
+def plausible_duration(audio_seconds: float | None, longest: float) -> float | None:
+    """The declared duration if it could be true, else None (unknown).
+
+    None, NaN, infinities, negatives and anything longer than `longest` are no durations.
+    """
+    if audio_seconds is None or not 0.0 <= audio_seconds <= longest:
         return None
-    durations = [d for d, _ in samples]
-    times = [t for _, t in samples]
-    mean_d, mean_t = statistics.fmean(durations), statistics.fmean(times)
-    spread = sum((d - mean_d) ** 2 for d in durations)
-    if spread < 1.0:  # all jobs about as long: no slope to learn
-        return None
-    ratio = sum((d - mean_d) * (t - mean_t) for d, t in samples) / spread
-    base = mean_t - ratio * mean_d
-    if ratio < 0 or base < 0:
-        return None  # noise, not a model of job time
-    return base, ratio
+    return float(audio_seconds)
+
+
+def _weight(sample: Sample) -> float:
+    variance = (_RELATIVE_NOISE * sample.completed_after) ** 2 + sample.uncertainty**2 / 3
+    return 1.0 / max(variance, 1e-6)
+
+
+def _deviation(sample: Sample, base: float, ratio: float, forgiven: float = 0.0) -> float:
+    """The job's relative deviation from the line, less up to `forgiven` seconds of it."""
+    expected = max(1e-6, base + ratio * sample.audio_seconds)
+    miss = sample.completed_after - expected
+    return math.copysign(max(0.0, abs(miss) - forgiven), miss) / expected

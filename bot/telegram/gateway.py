@@ -1,21 +1,32 @@
 """Every Bot API call the services make goes through here, so retries and quirks live in one place.
 
-Services speak in chat ids, message ids and plain button rows; only this module knows telegram
-types. Flood limits (429 RetryAfter) are handled by PTB's AIORateLimiter, configured in the
-composition root; this module adds retries of idempotent calls on network errors, and reads the
-Bot API's "message is not modified" as success, which makes a repeated edit harmless.
+Services speak in chat ids, message ids and plain button rows; only this package knows telegram
+types. One retry policy serves every call (bot/retry.py); what a failure means comes from
+`outcomes.classify`:
+
+- a call Telegram surely did not act on is retried, honouring its `retry_after`;
+- an idempotent call (edits, reads, downloads) is retried even when it may have acted;
+- a send that may have arrived is never repeated: it raises `AmbiguousSendError`, and the caller
+  records it as possibly delivered.
+
+How long to keep trying is the caller's choice (`deadline`): seconds for an answer to a command,
+hours for a transcript, so a Telegram outage delays answers and loses none.
 """
 
 from __future__ import annotations
 
 import asyncio
 import logging
+import time
 from collections.abc import Awaitable, Callable, Sequence
-from typing import TypeVar
+from typing import Protocol, TypeVar
 
 from telegram import Bot, InlineKeyboardButton, InlineKeyboardMarkup, ReplyParameters
 from telegram.constants import ChatAction, ChatMemberStatus
-from telegram.error import BadRequest, Forbidden, NetworkError, TelegramError, TimedOut
+from telegram.error import BadRequest, TelegramError
+
+from bot.retry import RetryPolicy
+from bot.telegram.outcomes import Outcome, classify
 
 log = logging.getLogger(__name__)
 
@@ -23,6 +34,9 @@ T = TypeVar("T")
 
 # A keyboard as rows of (label, callback data), so services need no telegram types.
 Buttons = Sequence[Sequence[tuple[str, str]]]
+
+# How long an answer to a person waits out Telegram trouble before giving up.
+INTERACTIVE_DEADLINE = 20.0
 
 
 class GatewayError(Exception):
@@ -33,12 +47,24 @@ class ChatUnavailableError(GatewayError):
     """The bot cannot write to this chat any more (blocked, kicked, chat deleted)."""
 
 
+class AmbiguousSendError(GatewayError):
+    """The send may or may not have arrived; it must not be sent again."""
+
+
 class FileTooBigError(GatewayError):
-    """Telegram refuses to hand bots files over 20 MB."""
+    """Telegram refuses to hand bots files over its download limit."""
 
 
 class DownloadError(GatewayError):
     """The file could not be fetched from Telegram."""
+
+
+class AttemptHooks(Protocol):
+    """Told around each attempt of a send, so a journal can record what may have arrived."""
+
+    async def before_attempt(self) -> None: ...
+
+    async def not_sent(self) -> None: ...
 
 
 def inline_markup(buttons: Buttons | None) -> InlineKeyboardMarkup | None:
@@ -65,33 +91,84 @@ def _reply(message_id: int | None) -> ReplyParameters | None:
 
 
 class ChatGateway:
-    def __init__(self, bot: Bot, *, attempts: int = 3, backoff: float = 1.0) -> None:
+    def __init__(
+        self,
+        bot: Bot,
+        policy: RetryPolicy,
+        *,
+        sleep: Callable[[float], Awaitable[None]] = asyncio.sleep,
+        on_ambiguous: Callable[[str], None] | None = None,
+    ) -> None:
         self._bot = bot
-        self._attempts = attempts
-        self._backoff = backoff
+        self._policy = policy
+        self._sleep = sleep
+        # Counted by the operator's metrics: each one is a message that may be missing.
+        self._on_ambiguous = on_ambiguous
 
-    async def _retrying(self, call: Callable[[], Awaitable[T]], *, idempotent: bool) -> T:
-        for attempt in range(1, self._attempts + 1):
+    def count_ambiguous(self, what: str) -> None:
+        """A send that may or may not have arrived, and will not be repeated."""
+        if self._on_ambiguous is not None:
+            self._on_ambiguous(what)
+
+    async def _call(
+        self,
+        what: str,
+        call: Callable[[], Awaitable[T]],
+        *,
+        idempotent: bool,
+        deadline: float,
+        hooks: AttemptHooks | None = None,
+    ) -> T:
+        started = time.monotonic()
+        attempt = 0
+        while True:
+            if hooks is not None:
+                await hooks.before_attempt()
             try:
                 return await call()
-            except Forbidden as error:
-                raise ChatUnavailableError(str(error)) from error
-            except BadRequest:
-                raise
-            except TimedOut:
-                # A timed-out send may still have arrived: repeating it could duplicate a message.
-                if not idempotent or attempt == self._attempts:
+            except TelegramError as error:
+                failure = classify(error)
+                if failure.outcome is Outcome.CHAT_GONE:
+                    raise ChatUnavailableError(str(error)) from error
+                if failure.outcome is Outcome.MAYBE_SENT and not idempotent:
+                    log.warning("%s: no answer after sending; it may have arrived", what)
+                    self.count_ambiguous(what)
+                    raise AmbiguousSendError(f"{what}: {type(error).__name__}") from error
+                if failure.outcome in (Outcome.REJECTED, Outcome.UNAUTHORIZED):
                     raise
-            except NetworkError:
-                if attempt == self._attempts:
+                delay = self._policy.next_delay(
+                    attempt,
+                    time.monotonic() - started,
+                    retry_after=failure.retry_after,
+                    deadline=deadline,
+                )
+                if delay is None:
                     raise
-            await asyncio.sleep(self._backoff * 2 ** (attempt - 1))
-        raise AssertionError("unreachable")  # pragma: no cover
+                if hooks is not None:
+                    await hooks.not_sent()
+                log.info(
+                    "%s failed (%s: %s); retry %d in %.1fs",
+                    what,
+                    type(error).__name__,
+                    error,
+                    attempt + 1,
+                    delay,
+                )
+                await self._sleep(delay)
+                attempt += 1
 
     async def send_text(
-        self, chat_id: int, text: str, *, reply_to: int | None, buttons: Buttons | None = None
+        self,
+        chat_id: int,
+        text: str,
+        *,
+        reply_to: int | None,
+        buttons: Buttons | None = None,
+        deadline: float = INTERACTIVE_DEADLINE,
+        hooks: AttemptHooks | None = None,
     ) -> int:
-        message = await self._retrying(
+        message = await self._call(
+            "sendMessage",
             lambda: self._bot.send_message(
                 chat_id,
                 text,
@@ -99,15 +176,24 @@ class ChatGateway:
                 reply_markup=inline_markup(buttons),
             ),
             idempotent=False,
+            deadline=deadline,
+            hooks=hooks,
         )
         return message.message_id
 
     async def edit_text(
-        self, chat_id: int, message_id: int, text: str, *, buttons: Buttons | None = None
+        self,
+        chat_id: int,
+        message_id: int,
+        text: str,
+        *,
+        buttons: Buttons | None = None,
+        deadline: float = INTERACTIVE_DEADLINE,
     ) -> bool:
         """Edit a message. False when it no longer exists or cannot be edited."""
         try:
-            await self._retrying(
+            await self._call(
+                "editMessageText",
                 lambda: self._bot.edit_message_text(
                     text,
                     chat_id=chat_id,
@@ -115,6 +201,7 @@ class ChatGateway:
                     reply_markup=inline_markup(buttons),
                 ),
                 idempotent=True,
+                deadline=deadline,
             )
         except BadRequest as error:
             reason = str(error).lower()
@@ -125,18 +212,6 @@ class ChatGateway:
             raise
         return True
 
-    async def edit_buttons(self, chat_id: int, message_id: int, buttons: Buttons | None) -> None:
-        try:
-            await self._retrying(
-                lambda: self._bot.edit_message_reply_markup(
-                    chat_id=chat_id, message_id=message_id, reply_markup=inline_markup(buttons)
-                ),
-                idempotent=True,
-            )
-        except BadRequest as error:
-            if not is_not_modified(error):
-                raise
-
     async def send_document(
         self,
         chat_id: int,
@@ -146,8 +221,11 @@ class ChatGateway:
         caption: str | None,
         reply_to: int | None,
         buttons: Buttons | None = None,
+        deadline: float = INTERACTIVE_DEADLINE,
+        hooks: AttemptHooks | None = None,
     ) -> int:
-        message = await self._retrying(
+        message = await self._call(
+            "sendDocument",
             lambda: self._bot.send_document(
                 chat_id,
                 document=data,
@@ -157,6 +235,8 @@ class ChatGateway:
                 reply_markup=inline_markup(buttons),
             ),
             idempotent=False,
+            deadline=deadline,
+            hooks=hooks,
         )
         return message.message_id
 
@@ -167,8 +247,11 @@ class ChatGateway:
     async def is_chat_admin(self, chat_id: int, user_id: int) -> bool:
         """Whether the user is the chat's creator or one of its administrators (getChatMember)."""
         try:
-            member = await self._retrying(
-                lambda: self._bot.get_chat_member(chat_id, user_id), idempotent=True
+            member = await self._call(
+                "getChatMember",
+                lambda: self._bot.get_chat_member(chat_id, user_id),
+                idempotent=True,
+                deadline=INTERACTIVE_DEADLINE,
             )
         except (BadRequest, ChatUnavailableError):
             return False  # not a member, no such chat, or we were removed from it
@@ -177,7 +260,9 @@ class ChatGateway:
     async def bot_can_read_all_group_messages(self) -> bool:
         """getMe's can_read_all_group_messages (privacy mode off), asked afresh each time:
         the operator can change it in BotFather while the bot runs."""
-        me = await self._retrying(self._bot.get_me, idempotent=True)
+        me = await self._call(
+            "getMe", self._bot.get_me, idempotent=True, deadline=INTERACTIVE_DEADLINE
+        )
         return bool(me.can_read_all_group_messages)
 
     async def chat_action(self, chat_id: int, action: str = ChatAction.TYPING) -> None:
@@ -187,17 +272,23 @@ class ChatGateway:
         except TelegramError as error:
             log.debug("chat action failed: %s", error)
 
-    async def download(self, file_id: str) -> bytes:
-        """Fetch a file's bytes. The download URL holds the bot token: it never leaves here."""
+    async def download(self, file_id: str, *, deadline: float) -> bytes:
+        """Fetch a file's bytes. The download URL holds the bot token: it never leaves here.
+
+        Both steps are reads, so any failure Telegram may recover from (429, 5xx, a dropped
+        connection) is retried; a fresh getFile each time, since its link can expire.
+        """
+
+        async def fetch() -> bytearray:
+            file = await self._bot.get_file(file_id)
+            return await file.download_as_bytearray(read_timeout=60)
+
         try:
-            file = await self._retrying(lambda: self._bot.get_file(file_id), idempotent=True)
-            data = await self._retrying(
-                lambda: file.download_as_bytearray(read_timeout=60), idempotent=True
-            )
+            data = await self._call("download", fetch, idempotent=True, deadline=deadline)
         except BadRequest as error:
             if "too big" in str(error).lower():
                 raise FileTooBigError(str(error)) from error
             raise DownloadError(str(error)) from error
-        except TelegramError as error:
+        except (TelegramError, ChatUnavailableError) as error:
             raise DownloadError(type(error).__name__) from error
         return bytes(data)

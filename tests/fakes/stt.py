@@ -2,8 +2,9 @@
 
 Start it with `async with FakeStt() as fake:` (or `await fake.start()` / `await fake.close()`);
 point a client at `fake.url` ("http://127.0.0.1:PORT/v1") with `fake.api_key`. Turn the knobs
-(public attributes and the `fail_next` / `malformed_next` / `stall_next` / `expire` methods)
-and read what happened from `fake.requests`, `fake.jobs` and `fake.completed_at(id)`.
+(public attributes and the `fail_next` / `malformed_next` / `stall_next` / `expire` methods,
+and `set_fault_rate` for seeded random storms) and read what happened from `fake.requests`,
+`fake.jobs` and `fake.completed_at(id)`.
 
 The model list is spelt out here rather than imported from the catalogue, so the tests can
 check the catalogue against an independent copy of the docs.
@@ -25,6 +26,8 @@ from types import TracebackType
 from typing import Literal
 
 from aiohttp import BodyPartReader, web
+
+from tests.fakes.faults import Fault, FaultTable
 
 Endpoint = Literal["create", "fetch"]
 Family = Literal["deepgram", "assemblyai", "openai"]
@@ -68,6 +71,12 @@ MESSAGES: Mapping[int, str] = {
     503: "Service unavailable",
     504: "Generation timeout",
 }
+
+# Rate faults (set_fault_rate): "5xx" an HTTP error (502 by default), "429" Too Many Requests
+# with Retry-After, "hang" holds the request `seconds` then serves it, "malformed" a 200/201 whose
+# body is not JSON, "404" Not Found (the job itself is kept), "error" (create only) a job that
+# ends with the `error` status.
+STT_FAULT_KINDS = frozenset({"5xx", "429", "hang", "malformed", "404", "error"})
 
 WORD_SECONDS = 0.4  # each fake word lasts this long ...
 GAP_SECONDS = 0.1  # ... followed by this much silence
@@ -155,7 +164,9 @@ class FakeStt:
         *,
         api_key: str = "test-key",
         clock: Callable[[], float] = time.monotonic,
+        seed: int | None = None,
     ) -> None:
+        """seed: for the random fault rates (set_fault_rate), so a run can be repeated."""
         self.api_key = api_key
         self.clock = clock
         # Seconds from creation until a job is completed, fixed or computed from the upload.
@@ -177,6 +188,7 @@ class FakeStt:
         self.requests: list[RecordedRequest] = []
         self.jobs: dict[str, Job] = {}
         self._forced: dict[Endpoint, deque[_Forced]] = {"create": deque(), "fetch": deque()}
+        self.faults = FaultTable(STT_FAULT_KINDS, seed)
         self._runner: web.AppRunner | None = None
         self._url: str | None = None
         self._closing = asyncio.Event()
@@ -259,6 +271,33 @@ class FakeStt:
         for _ in range(count):
             self._forced[endpoint].append(_Forced(0, b"", "", {}, stall=seconds))
 
+    def set_fault_rate(
+        self,
+        endpoint: Endpoint,
+        kind: str,
+        probability: float,
+        *,
+        status: int = 502,
+        retry_after: float = 1,
+        seconds: float = 30.0,
+    ) -> None:
+        """Each request to `endpoint` suffers a fault of `kind` (STT_FAULT_KINDS) with this
+        probability, drawn from the seeded generator after the queued knobs. 0 removes it.
+
+        status is the 5xx's code, retry_after the 429's Retry-After, seconds how long a hang
+        lasts (close() cuts it short).
+        """
+        if kind == "error" and endpoint != "create":
+            raise ValueError("the 'error' fault decides a job's fate: set it on 'create'")
+        fault = Fault(kind, status=status, retry_after=retry_after, seconds=seconds)
+        self.faults.set_rate(endpoint, fault, probability)
+
+    def clear_faults(self) -> None:
+        """Drop the queued knobs and every rate."""
+        self.faults.clear()
+        for queue in self._forced.values():
+            queue.clear()
+
     def expire(self, generation_id: str) -> None:
         """Forget a job, as the API does after an hour: fetching it then answers 404."""
         self.jobs.pop(generation_id, None)
@@ -297,22 +336,48 @@ class FakeStt:
             content_type="application/json",
         )
 
-    async def _forced_response(self, endpoint: Endpoint) -> web.Response | None:
+    async def _forced_response(self, endpoint: Endpoint) -> tuple[web.Response | None, bool]:
+        """A queued or drawn fault's answer (None: serve normally), and whether a job created
+        by this request must end in error."""
         queue = self._forced[endpoint]
-        if not queue:
-            return None
-        forced = queue.popleft()
+        if queue:
+            forced = queue.popleft()
+        else:
+            fault = self.faults.draw(endpoint)
+            if fault is None:
+                return None, False
+            if fault.kind == "error":
+                return None, True
+            forced = self._forced_for(endpoint, fault)
         if forced.stall:
-            # Cut short by close(), so a test never waits out a stall nobody listens to.
-            with contextlib.suppress(TimeoutError):
-                await asyncio.wait_for(self._closing.wait(), forced.stall)
-            return None
-        return web.Response(
+            await self._stall(forced.stall)
+            return None, False
+        response = web.Response(
             status=forced.status,
             body=forced.body,
             content_type=forced.content_type,
             headers=dict(forced.headers),
         )
+        return response, False
+
+    def _forced_for(self, endpoint: Endpoint, fault: Fault) -> _Forced:
+        path = f"/v1/stt/{endpoint}"
+        if fault.kind == "hang":
+            return _Forced(0, b"", "", {}, stall=fault.seconds)
+        if fault.kind == "malformed":
+            status = 201 if endpoint == "create" else 200
+            return _Forced(status, b"<html>upstream hiccup</html>", "text/html", {})
+        if fault.kind == "429":
+            retry_after = f"{fault.retry_after:g}"
+            body = self._error_body(429, None, path)
+            return _Forced(429, body, "application/json", {"Retry-After": retry_after})
+        status = 404 if fault.kind == "404" else fault.status
+        return _Forced(status, self._error_body(status, None, path), "application/json", {})
+
+    async def _stall(self, seconds: float) -> None:
+        # Cut short by close(), so a test never waits out a stall nobody listens to.
+        with contextlib.suppress(TimeoutError):
+            await asyncio.wait_for(self._closing.wait(), seconds)
 
     def _record(self, request: web.Request) -> RecordedRequest:
         auth = request.headers.get("Authorization", "")
@@ -328,14 +393,19 @@ class FakeStt:
 
     async def handle_create(self, request: web.Request) -> web.Response:
         record = self._record(request)
-        response = await self._create(request, record)
+        try:
+            response = await self._create(request, record)
+        except ConnectionError:
+            # The client left while its upload was held (a hang): nobody hears this answer,
+            # and no job was created.
+            response = web.Response(status=499)
         record.status = response.status
         return response
 
     async def _create(self, request: web.Request, record: RecordedRequest) -> web.Response:
         if not record.auth_ok:
             return self._error(401, request.path)
-        forced = await self._forced_response("create")
+        forced, fail_job = await self._forced_response("create")
         if forced is not None:
             return forced
 
@@ -396,7 +466,7 @@ class FakeStt:
             created_at=self.clock(),
             delay=self.delay(upload) if callable(self.delay) else self.delay,
             text=self.transcript(upload) if callable(self.transcript) else self.transcript,
-            error=self.job_error,
+            error=("Error", "The generation failed") if fail_job else self.job_error,
         )
         self.jobs[job.generation_id] = job
         record.generation_id = job.generation_id
@@ -415,7 +485,7 @@ class FakeStt:
         generation_id = request.match_info["generation_id"]
         if not record.auth_ok:
             return self._error(401, request.path)
-        forced = await self._forced_response("fetch")
+        forced, _ = await self._forced_response("fetch")
         if forced is not None:
             return forced
         now = self.clock()

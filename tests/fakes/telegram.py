@@ -27,8 +27,14 @@ What it is faithful to, because the bot's correctness depends on it:
   plain strings, which are sent raw; files as multipart parts;
 - JSON objects follow the Bot API field lists (not PTB's ``to_dict``), so PTB's parser is tested
   against an independent source;
-- ``parse_mode="HTML"`` is parsed like Telegram does (tags stripped, ``&lt;`` decoded, unknown or
-  unbalanced tags rejected with "can't parse entities"). Markdown modes are stored raw.
+- the bot sends plain text, so a ``parse_mode`` is refused outright rather than half-modelled:
+  a bot that starts formatting must teach the fake Telegram's rules first.
+
+Faults, per method (or DOWNLOAD), queued with ``fault_next`` or drawn at a seeded rate with
+``set_fault_rate``: a 429 with retry_after, a 5xx, a connection dropped before the server acted,
+one dropped after it acted (the message is stored, the bot hears nothing; a download is cut off
+half-way), and a slow answer (act, then answer late). ``start_outage`` makes every request
+answer 502, or refuses connections, for a while.
 """
 
 from __future__ import annotations
@@ -36,7 +42,6 @@ from __future__ import annotations
 import asyncio
 import contextlib
 import copy
-import html
 import inspect
 import itertools
 import json
@@ -47,6 +52,8 @@ from dataclasses import dataclass, field
 from typing import Any, Final, TypedDict, TypeVar, Unpack
 
 from aiohttp import web
+
+from tests.fakes.faults import Fault, FaultTable
 
 JSON = dict[str, Any]
 T = TypeVar("T")
@@ -60,6 +67,15 @@ MAX_UPLOAD_SIZE: Final = 50_000_000
 MAX_TEXT_LENGTH: Final = 4096
 MAX_CAPTION_LENGTH: Final = 1024
 MAX_CALLBACK_DATA_BYTES: Final = 64
+# What a request can suffer (see FakeTelegram.fault_next):
+#   "429": Too Many Requests with parameters.retry_after; "5xx": an HTTP error (502 by default);
+#   "drop_before": the connection closes before the fake acts (nothing happened);
+#   "drop_after": the fake acts (a message is stored, an edit applied), then the connection
+#       closes without an answer; a download sends half the file, then closes;
+#   "slow": the fake acts at once and answers `seconds` later.
+TELEGRAM_FAULT_KINDS: Final = frozenset({"429", "5xx", "drop_before", "drop_after", "slow"})
+# Call.status of a request whose connection the fake dropped: no HTTP answer was sent.
+NO_ANSWER: Final = 0
 DEFAULT_GROUP_USER_ID: Final = 1001
 # Telegram puts this fake sender in `from` of messages an anonymous group admin sends.
 GROUP_ANONYMOUS_BOT: Final[JSON] = {
@@ -201,141 +217,6 @@ def command_entities(text: str) -> list[JSON]:
 
 
 # --------------------------------------------------------------------------------------------
-# HTML parse mode
-# --------------------------------------------------------------------------------------------
-
-_HTML_TAGS: Final = {
-    "b": "bold",
-    "strong": "bold",
-    "i": "italic",
-    "em": "italic",
-    "u": "underline",
-    "ins": "underline",
-    "s": "strikethrough",
-    "strike": "strikethrough",
-    "del": "strikethrough",
-    "tg-spoiler": "spoiler",
-    "span": "spoiler",
-    "a": "text_link",
-    "code": "code",
-    "pre": "pre",
-    "blockquote": "blockquote",
-    "tg-emoji": "custom_emoji",
-}
-_CHAR_REF_RE: Final = re.compile(r"&(#[0-9]+|#[xX][0-9a-fA-F]+|[a-zA-Z]+);")
-_NAMED_CHAR_REFS: Final = {"lt": "<", "gt": ">", "amp": "&", "quot": '"'}
-_TAG_NAME_RE: Final = re.compile(r"[a-zA-Z][a-zA-Z0-9-]*")
-_ATTRIBUTE_RE: Final = re.compile(r"""\s*([^\s=>/]+)(?:\s*=\s*("[^"]*"|'[^']*'|[^\s>]+))?""")
-
-
-def _decode_char_ref(ref: str) -> str | None:
-    if ref.startswith(("#x", "#X")):
-        return chr(int(ref[2:], 16))
-    if ref.startswith("#"):
-        return chr(int(ref[1:]))
-    # Telegram knows only these four names; anything else is kept as literal text.
-    return _NAMED_CHAR_REFS.get(ref)
-
-
-def parse_html(source: str) -> tuple[str, list[JSON]]:
-    """Turn an HTML-formatted text into (plain text, entities), or raise Telegram's 400.
-
-    A home-made subset of Telegram's parser: enough to catch a bot that forgets to escape a
-    transcript containing "<" or "&", or that nests tags wrongly.
-    """
-
-    def fail(message: str) -> ApiError:
-        return bad_request(f"can't parse entities: {message}")
-
-    def byte_offset(position: int) -> int:
-        return len(source[:position].encode())
-
-    out: list[str] = []
-    out_len = 0  # UTF-16 units written so far
-    stack: list[tuple[str, JSON]] = []
-    entities: list[JSON] = []
-    i = 0
-    while i < len(source):
-        char = source[i]
-        if char == "&":
-            match = _CHAR_REF_RE.match(source, i)
-            decoded = _decode_char_ref(match.group(1)) if match else None
-            if match and decoded is not None:
-                out.append(decoded)
-                out_len += utf16_len(decoded)
-                i = match.end()
-                continue
-        if char != "<":
-            out.append(char)
-            out_len += utf16_len(char)
-            i += 1
-            continue
-
-        start = i
-        if source.startswith("</", i):
-            end = source.find(">", i)
-            if end < 0:
-                raise fail(f"Unclosed end tag at byte offset {byte_offset(start)}")
-            name = source[i + 2 : end].strip().lower()
-            if not stack:
-                raise fail(f'Unexpected end tag "{name}" at byte offset {byte_offset(start)}')
-            open_name, closed = stack.pop()
-            if name != open_name:
-                raise fail(
-                    f"Unmatched end tag at byte offset {byte_offset(start)}, "
-                    f'expected "</{open_name}>", found "</{name}>"'
-                )
-            closed["length"] = out_len - closed["offset"]
-            if closed["length"] > 0 and not closed.pop("_merged", False):
-                entities.append(closed)
-            i = end + 1
-            continue
-
-        name_match = _TAG_NAME_RE.match(source, i + 1)
-        name = name_match.group(0).lower() if name_match else ""
-        if name not in _HTML_TAGS:
-            raise fail(f'Unsupported start tag "{name}" at byte offset {byte_offset(start)}')
-        assert name_match is not None
-        attributes: dict[str, str] = {}
-        position = name_match.end()
-        while True:
-            attribute = _ATTRIBUTE_RE.match(source, position)
-            if not attribute or not attribute.group(1):
-                break
-            value = attribute.group(2) or ""
-            if value[:1] in {'"', "'"}:
-                value = value[1:-1]
-            attributes[attribute.group(1).lower()] = html.unescape(value)
-            position = attribute.end()
-        end = source.find(">", position)
-        if end < 0 or source[position:end].strip() not in {"", "/"}:
-            raise fail(f"Unclosed start tag at byte offset {byte_offset(start)}")
-
-        entity: JSON = {"type": _HTML_TAGS[name], "offset": out_len}
-        if name == "span" and attributes.get("class") != "tg-spoiler":
-            raise fail(f'Tag "span" must have class "tg-spoiler" at byte offset {start}')
-        if name == "a":
-            entity["url"] = attributes.get("href", "")
-        elif name == "tg-emoji":
-            entity["custom_emoji_id"] = attributes.get("emoji-id", "")
-        elif name == "blockquote" and "expandable" in attributes:
-            entity["type"] = "expandable_blockquote"
-        elif name == "code" and stack and stack[-1][0] == "pre":
-            # <pre><code class="language-x"> is one pre entity with a language, not two.
-            language = attributes.get("class", "")
-            if language.startswith("language-"):
-                stack[-1][1]["language"] = language.removeprefix("language-")
-                entity["_merged"] = True
-        stack.append((name, entity))
-        i = end + 1
-
-    if stack:
-        raise fail(f'Can\'t find end tag corresponding to start tag "{stack[-1][0]}"')
-    entities.sort(key=lambda entity: (entity["offset"], -entity["length"]))
-    return "".join(out), entities
-
-
-# --------------------------------------------------------------------------------------------
 # Recorded state
 # --------------------------------------------------------------------------------------------
 
@@ -364,7 +245,11 @@ class StoredFile:
 
 @dataclass
 class Call:
-    """One request the bot made. `status` stays None until the fake has answered it."""
+    """One request the bot made. `status` stays None until the fake has answered it.
+
+    A dropped connection leaves status NO_ANSWER (0) and `error` saying whether the fake acted
+    first (then `result` holds what it did).
+    """
 
     index: int
     method: str
@@ -424,11 +309,8 @@ class ChatMessage:
     reply_markup: JSON | None = None
     reply_to: int | None = None  # message_id this message replies to, in the same chat
     forward_origin: JSON | None = None
-    parse_mode: str | None = None
     edit_date: int | None = None
     text_history: list[str] = field(default_factory=list)  # earlier texts, oldest first
-    reaction: list[JSON] = field(default_factory=list)
-    deleted: bool = False
 
     @property
     def chat_id(self) -> int:
@@ -554,7 +436,9 @@ class FakeTelegram:
         can_join_groups: bool = True,
         can_read_all_group_messages: bool = False,
         supports_inline_queries: bool = False,
+        seed: int | None = None,
     ) -> None:
+        """seed: for the random fault rates (set_fault_rate), so a run can be repeated."""
         self.token = token
         self.host = host
         self.port = port
@@ -598,6 +482,11 @@ class FakeTelegram:
         self._failures: dict[str, list[_Failure]] = {}
         self._hooks: dict[str, list[_Hook]] = {}
         self._delays: dict[str, float] = {}
+        self.faults = FaultTable(TELEGRAM_FAULT_KINDS, seed)
+        self._site: web.TCPSite | None = None
+        self._outage_until: float | None = None  # time.monotonic() when the outage ends
+        self._outage_refuses = False
+        self._outage_end: asyncio.Task[None] | None = None
         handlers: dict[str, Callable[[_Params], Awaitable[Any]]] = {
             "getMe": self._get_me,
             "logOut": self._true,
@@ -609,7 +498,6 @@ class FakeTelegram:
             "sendMessage": self._send_message,
             "editMessageText": self._edit_message_text,
             "editMessageReplyMarkup": self._edit_message_reply_markup,
-            "deleteMessage": self._delete_message,
             "sendDocument": self._send_document,
             "sendChatAction": self._send_chat_action,
             "setMyCommands": self._set_my_commands,
@@ -617,8 +505,6 @@ class FakeTelegram:
             "deleteMyCommands": self._delete_my_commands,
             "answerCallbackQuery": self._answer_callback_query,
             "getChatMember": self._get_chat_member,
-            "getChat": self._get_chat,
-            "setMessageReaction": self._set_message_reaction,
         }
         # Telegram matches method names case-insensitively; calls are logged under the
         # canonical spelling.
@@ -652,6 +538,7 @@ class FakeTelegram:
         await self._runner.setup()
         site = web.TCPSite(self._runner, self.host, self.port)
         await site.start()
+        self._site = site
         address = self._runner.addresses[0]
         self.port = int(address[1])
         self._url = f"http://{self.host}:{self.port}"
@@ -664,8 +551,12 @@ class FakeTelegram:
             return
         self._closing = True
         self._notify()
+        if self._outage_end is not None:
+            self._outage_end.cancel()
+            self._outage_end = None
         await self._runner.cleanup()
         self._runner = None
+        self._site = None
 
     async def __aenter__(self) -> FakeTelegram:
         await self.start()
@@ -1003,8 +894,6 @@ class FakeTelegram:
         `message` is the bot message as it stands now, edits included.
         """
         message = self.message(chat_id, message_id)
-        if message.deleted:
-            raise ValueError(f"message {message_id} in chat {chat_id} was deleted")
         options = MessageOptions(user=user) if user is not None else MessageOptions()
         sender = self._resolve_sender(message.chat, options)
         if sender is None:
@@ -1025,31 +914,43 @@ class FakeTelegram:
         """Queue any other update type as is (e.g. "my_chat_member"). Returns the Update."""
         return self._push_update(update_type, payload)
 
+    def push_raw_update(self, update: JSON) -> JSON:
+        """Queue an arbitrary Update dict as is, even one Telegram would never send (e.g. a
+        voice without `duration`). An update_id is added when it has none. Returns the Update.
+
+        allowed_updates filters it by its first key other than update_id, like any update;
+        nothing checks that its chats or messages exist.
+        """
+        queued = copy.deepcopy(update)
+        if "update_id" not in queued:
+            queued["update_id"] = next(self._update_ids)
+        self._updates.append(queued)
+        self._notify()
+        return copy.deepcopy(queued)
+
     # ---------------------------------------------------------------- state helpers
 
-    def messages(
-        self, chat_id: int, *, include_user: bool = False, include_deleted: bool = False
-    ) -> list[ChatMessage]:
+    def messages(self, chat_id: int, *, include_user: bool = False) -> list[ChatMessage]:
         """The bot's messages in a chat, oldest first (optionally the users' too)."""
         return [
             message
             for message in self._messages.get(chat_id, {}).values()
-            if (include_user or message.from_bot) and (include_deleted or not message.deleted)
+            if include_user or message.from_bot
         ]
 
     def message(self, chat_id: int, message_id: int) -> ChatMessage:
-        """Any message (bot's or user's, deleted ones too); KeyError if it never existed."""
+        """Any message, the bot's or a user's; KeyError if it never existed."""
         try:
             return self._messages[chat_id][message_id]
         except KeyError:
             raise KeyError(f"no message {message_id} in chat {chat_id}") from None
 
     def bot_texts(self, chat_id: int) -> list[str]:
-        """Current texts of the bot's text messages in the chat (not deleted), oldest first."""
+        """Current texts of the bot's text messages in the chat, oldest first."""
         return [message.text for message in self.messages(chat_id) if message.text is not None]
 
     def documents(self, chat_id: int) -> list[UploadedFile]:
-        """Files the bot sent with sendDocument to the chat (not deleted), oldest first."""
+        """Files the bot sent with sendDocument to the chat, oldest first."""
         return [
             message.document for message in self.messages(chat_id) if message.document is not None
         ]
@@ -1080,7 +981,7 @@ class FakeTelegram:
             payload["forward_origin"] = message.forward_origin
         if with_reply and message.reply_to is not None:
             replied = self._messages.get(message.chat_id, {}).get(message.reply_to)
-            if replied is not None and not replied.deleted:
+            if replied is not None:
                 # Telegram never nests reply_to_message inside reply_to_message.
                 payload["reply_to_message"] = self.message_json(replied, with_reply=False)
         if message.edit_date is not None:
@@ -1234,9 +1135,80 @@ class FakeTelegram:
         else:
             self._delays.pop(method.lower(), None)
 
+    def fault_next(
+        self,
+        method: str,
+        kind: str,
+        *,
+        count: int = 1,
+        status: int = 502,
+        retry_after: float = 1,
+        seconds: float = 6.5,
+    ) -> None:
+        """The next `count` calls to `method` (or DOWNLOAD) suffer a fault of `kind`.
+
+        Kinds: TELEGRAM_FAULT_KINDS. status is the 5xx's code, retry_after the 429's, seconds
+        how late a "slow" answer comes. Faults queued with fail_next come first.
+        """
+        fault = Fault(kind, status=status, retry_after=retry_after, seconds=seconds)
+        self.faults.queue(method, fault, count)
+
+    def set_fault_rate(
+        self,
+        method: str,
+        kind: str,
+        probability: float,
+        *,
+        status: int = 502,
+        retry_after: float = 1,
+        seconds: float = 6.5,
+    ) -> None:
+        """Each call to `method` ("*": every method without rates of its own) suffers a fault
+        of `kind` with this probability, drawn from the seeded generator. 0 removes it."""
+        fault = Fault(kind, status=status, retry_after=retry_after, seconds=seconds)
+        self.faults.set_rate(method, fault, probability)
+
+    def clear_faults(self) -> None:
+        """Drop queued faults (fault_next and fail_next) and every rate; end no outage."""
+        self.faults.clear()
+        self._failures.clear()
+
+    async def start_outage(self, seconds: float, *, refuse: bool = False) -> None:
+        """For `seconds`, every request answers 502 Bad Gateway; with refuse=True, connections
+        are refused instead (the port stops listening and requests on open connections are
+        dropped unanswered). It ends by itself, or at end_outage()."""
+        await self.end_outage()
+        self._outage_until = time.monotonic() + seconds
+        self._outage_refuses = refuse
+        if refuse and self._site is not None:
+            await self._site.stop()
+            self._site = None
+        self._outage_end = asyncio.create_task(self._end_outage_after(seconds))
+
+    async def end_outage(self) -> None:
+        if self._outage_end is not None and self._outage_end is not asyncio.current_task():
+            self._outage_end.cancel()
+        self._outage_end = None
+        self._outage_until = None
+        if self._site is None and self._runner is not None and not self._closing:
+            site = web.TCPSite(self._runner, self.host, self.port)
+            await site.start()
+            self._site = site
+        self._notify()
+
+    @property
+    def in_outage(self) -> bool:
+        if self._outage_until is None:
+            return False
+        return time.monotonic() < self._outage_until
+
+    async def _end_outage_after(self, seconds: float) -> None:
+        await asyncio.sleep(seconds)
+        await self.end_outage()
+
     # ---------------------------------------------------------------- HTTP plumbing
 
-    async def _handle_method(self, request: web.Request) -> web.Response:
+    async def _handle_method(self, request: web.Request) -> web.StreamResponse:
         raw_method = request.match_info["method"]
         if request.match_info["token"] != self.token:
             return self._unauthorized(f"/bot<token>/{raw_method}")
@@ -1255,7 +1227,7 @@ class FakeTelegram:
                 raise ApiError(404, "Not Found: method not found")
             return await handler(call_params)
 
-        return await self._serve(name, params, files, answer)
+        return await self._serve(request, name, params, files, answer)
 
     async def _handle_download(self, request: web.Request) -> web.StreamResponse:
         file_path = request.match_info["file_path"]
@@ -1270,43 +1242,91 @@ class FakeTelegram:
             downloaded.append(stored.data)
             return {"file_path": file_path, "bytes": len(stored.data)}
 
-        response = await self._serve(DOWNLOAD, {"file_path": file_path}, {}, answer)
-        if response.status != 200:
-            return response
-        return web.Response(body=downloaded[0], content_type="application/octet-stream")
+        return await self._serve(
+            request, DOWNLOAD, {"file_path": file_path}, {}, answer, body=lambda: downloaded[0]
+        )
 
     async def _serve(
         self,
+        request: web.Request,
         method: str,
         params: JSON,
         files: dict[str, UploadedFile],
         answer: Callable[[_Params], Awaitable[Any]],
-    ) -> web.Response:
+        *,
+        body: Callable[[], bytes] | None = None,
+    ) -> web.StreamResponse:
+        """Record the call, apply hooks, delays and faults, act, answer.
+
+        `body` makes a successful answer those raw bytes (a download) instead of JSON.
+        """
         call = Call(len(self.calls), method, params, files, time.monotonic())
         self.calls.append(call)
         self._notify()
         key = method.lower()
         try:
             await self._run_hooks(call)
+            if self.in_outage:
+                if self._outage_refuses:
+                    return await self._drop(request, call, acted=False)
+                raise ApiError(502, "Bad Gateway")
             delay = self._delays.get(key)
             if delay:
                 await self._sleep_unless_closing(delay)
             failure = self._pop_failure(key)
             if failure is not None:
                 raise failure
+            fault = self.faults.draw(key)
+            kind = fault.kind if fault is not None else None
+            if fault is not None and kind in ("429", "5xx"):
+                raise _fault_error(fault)
+            if kind == "drop_before":
+                return await self._drop(request, call, acted=False)
             result = await answer(_Params(params, files))
+            if kind == "drop_after":
+                call.result = result
+                return await self._drop(request, call, acted=True, body=body)
+            if fault is not None and kind == "slow":
+                await self._sleep_unless_closing(fault.seconds)
             call.status, call.result = 200, result
-            body: JSON = {"ok": True, "result": result}
+            if body is not None:
+                self._notify()
+                return web.Response(body=body(), content_type="application/octet-stream")
+            answer_body: JSON = {"ok": True, "result": result}
         except ApiError as exc:
             call.status, call.error = exc.error_code, exc.description
-            body = exc.body()
+            answer_body = exc.body()
         except Exception as exc:  # a bug in the fake or a hook: show it, don't hang the bot
             self.errors.append(exc)
             error = ApiError(500, f"Internal Server Error: fake failed: {exc!r}")
             call.status, call.error = 500, error.description
-            body = error.body()
+            answer_body = error.body()
         self._notify()
-        return _json_response(body, call.status)
+        return _json_response(answer_body, call.status)
+
+    async def _drop(
+        self,
+        request: web.Request,
+        call: Call,
+        *,
+        acted: bool,
+        body: Callable[[], bytes] | None = None,
+    ) -> web.StreamResponse:
+        """Close the connection without an answer; a download that acted sends half first."""
+        call.status = NO_ANSWER
+        call.error = f"connection dropped {'after' if acted else 'before'} the server acted"
+        self._notify()
+        if acted and body is not None:
+            data = body()
+            response = web.StreamResponse(headers={"Content-Type": "application/octet-stream"})
+            response.content_length = len(data)
+            with contextlib.suppress(ConnectionError):
+                await response.prepare(request)
+                await response.write(data[: len(data) // 2])
+            _close(request)
+            return response
+        _close(request)
+        return web.Response()  # never written: the connection is already closed
 
     async def _run_hooks(self, call: Call) -> None:
         for key in (call.method.lower(), "*"):
@@ -1416,8 +1436,11 @@ class FakeTelegram:
         allowed = self._allowed_updates
         kept = []
         for update in self._updates:
-            update_type = next(key for key in update if key != "update_id")
-            if (update_type in allowed) if allowed else update_type not in _NOT_SENT_BY_DEFAULT:
+            # A raw update with no content (None) is delivered as it is.
+            update_type = next((key for key in update if key != "update_id"), None)
+            if update_type is None or (
+                (update_type in allowed) if allowed else update_type not in _NOT_SENT_BY_DEFAULT
+            ):
                 kept.append(update)
         self._updates = kept  # Telegram never delivers, so drops, filtered-out updates
         return kept[:limit]
@@ -1438,8 +1461,7 @@ class FakeTelegram:
         return chat
 
     def _find(self, chat_id: int, message_id: int) -> ChatMessage | None:
-        message = self._messages.get(chat_id, {}).get(message_id)
-        return None if message is None or message.deleted else message
+        return self._messages.get(chat_id, {}).get(message_id)
 
     def _reply_target(self, chat_id: int, params: _Params) -> int | None:
         reply = params.get_dict("reply_parameters")
@@ -1463,11 +1485,9 @@ class FakeTelegram:
         raise bad_request("message to be replied not found")
 
     def _formatted(self, params: _Params, name: str, entities_name: str) -> tuple[str, list[JSON]]:
-        raw = params.get_str(name) or ""
-        parse_mode = (params.get_str("parse_mode") or "").lower()
-        if parse_mode == "html":
-            return parse_html(raw)
-        return raw, list(params.get_list(entities_name) or [])
+        if params.get_str("parse_mode"):
+            raise bad_request("can't parse entities: FakeTelegram does not model parse modes")
+        return params.get_str(name) or "", list(params.get_list(entities_name) or [])
 
     def _markup(self, params: _Params) -> JSON | None:
         markup = params.get_dict("reply_markup")
@@ -1588,7 +1608,6 @@ class FakeTelegram:
             chat,
             text=text,
             entities=entities,
-            parse_mode=params.get_str("parse_mode"),
             reply_markup=self._markup(params),
             reply_to=self._reply_target(chat["id"], params),
         )
@@ -1609,7 +1628,6 @@ class FakeTelegram:
             raise bad_request(NOT_MODIFIED.removeprefix("Bad Request: "))
         message.text_history.append(message.text)
         message.text, message.entities, message.reply_markup = text, entities, markup
-        message.parse_mode = params.get_str("parse_mode")
         message.edit_date = int(time.time())
         return self.message_json(message)
 
@@ -1621,14 +1639,6 @@ class FakeTelegram:
         message.reply_markup = markup
         message.edit_date = int(time.time())
         return self.message_json(message)
-
-    async def _delete_message(self, params: _Params) -> bool:
-        chat = self._chat_param(params)
-        message = self._find(chat["id"], params.get_int("message_id"))
-        if message is None:
-            raise bad_request("message to delete not found")
-        message.deleted = True
-        return True
 
     async def _send_document(self, params: _Params) -> JSON:
         chat = self._chat_param(params, sending=True)
@@ -1667,7 +1677,6 @@ class FakeTelegram:
             caption_entities=caption_entities,
             content={"document": _document_json(stored)},
             document=upload,
-            parse_mode=params.get_str("parse_mode"),
             reply_markup=self._markup(params),
             reply_to=self._reply_target(chat["id"], params),
         )
@@ -1750,34 +1759,6 @@ class FakeTelegram:
             member["until_date"] = 0
         return member
 
-    async def _get_chat(self, params: _Params) -> JSON:
-        chat = self._chat_param(params)
-        # ChatFullInfo: these three fields are required since Bot API 7.3 / 9.0.
-        return {
-            **chat,
-            "accent_color_id": 0,
-            "max_reaction_count": 11,
-            "accepted_gift_types": {
-                "unlimited_gifts": False,
-                "limited_gifts": False,
-                "unique_gifts": False,
-                "premium_subscription": False,
-                "gifts_from_channels": False,
-            },
-        }
-
-    async def _set_message_reaction(self, params: _Params) -> bool:
-        chat = self._chat_param(params)
-        message = self._find(chat["id"], params.get_int("message_id"))
-        if message is None:
-            raise bad_request("message to react not found")
-        reaction = params.get_list("reaction") or []
-        if len(reaction) > 1:  # bots count as non-premium users: one reaction per message
-            raise bad_request("REACTIONS_TOO_MANY")
-        message.reaction = reaction
-        return True
-
-
 def _with_caption(content: JSON, caption: str | None) -> JSON:
     if caption is not None:
         content["caption"] = caption
@@ -1805,6 +1786,22 @@ def _describe(predicate: Callable[..., Any]) -> str:
     except (OSError, TypeError):
         return name
     return source if len(source) <= 200 else name
+
+
+def _fault_error(fault: Fault) -> ApiError:
+    if fault.kind == "429":
+        retry_after = max(1, round(fault.retry_after))  # Telegram sends whole seconds
+        return ApiError(
+            429, f"Too Many Requests: retry after {retry_after}", {"retry_after": retry_after}
+        )
+    descriptions = {500: "Internal Server Error", 502: "Bad Gateway", 503: "Service Unavailable"}
+    return ApiError(fault.status, descriptions.get(fault.status, "Internal Server Error"))
+
+
+def _close(request: web.Request) -> None:
+    transport = request.transport
+    if transport is not None:
+        transport.close()
 
 
 def _json_response(body: JSON, status: int) -> web.Response:

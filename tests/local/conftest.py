@@ -1,12 +1,14 @@
 """Real-audio fixtures for the local engine: espeak-ng speech, encoded like Telegram voice notes.
 
-The Whisper model is loaded once per session. Tests needing it carry `local_engine`; without
-the [local] extra or the audio tools they skip, naming what is missing.
+The Whisper model is loaded once per session; each test gets an engine of its own over it (an
+engine serves one event loop). Tests needing it carry `local_engine`; without the [local] extra
+or the audio tools they skip, naming what is missing.
 """
 
 from __future__ import annotations
 
 import importlib.util
+import os
 import shutil
 import subprocess
 from collections.abc import Callable, Iterator
@@ -16,12 +18,28 @@ import pytest
 
 from bot.local.backend import LocalBackend
 from bot.local.config import LocalConfig
-from bot.local.engine import LocalWhisperEngine
+from bot.local.engine import (
+    EngineOptions,
+    LoadRequest,
+    LocalWhisperEngine,
+    WhisperModelLike,
+    load_faster_whisper,
+)
 
 DENTIST = "Please call the dentist tomorrow morning"
 SHOPPING = "Remember to buy milk and eggs on the way home"
 
 Speech = Callable[[str], Path]
+
+
+def cpu_isa_env() -> dict[str, str]:
+    """CT2_FORCE_CPU_ISA for a child process that runs the engine, when the tests run under one.
+
+    Those children get a bare environment; without this, a run under a forced instruction set
+    would test the default one in every subprocess.
+    """
+    isa = os.environ.get("CT2_FORCE_CPU_ISA")
+    return {"CT2_FORCE_CPU_ISA": isa} if isa else {}
 
 
 def missing_requirements() -> list[str]:
@@ -96,17 +114,29 @@ def model_cache(tmp_path_factory: pytest.TempPathFactory) -> Path:
 
 
 @pytest.fixture(scope="session")
-def engine(model_cache: Path) -> Iterator[LocalWhisperEngine]:
+def whisper_base(model_cache: Path) -> WhisperModelLike:
     """The packaged Whisper base, loaded once for the whole session."""
     require_local_engine()
-    whisper = LocalWhisperEngine("base", cache_dir=model_cache, workers=1, queue_size=8)
+    return load_faster_whisper(LoadRequest("base", None, model_cache, EngineOptions()))
+
+
+@pytest.fixture
+def engine(whisper_base: WhisperModelLike, model_cache: Path) -> Iterator[LocalWhisperEngine]:
+    """An engine for this test's event loop, over the session's loaded model."""
+    whisper = LocalWhisperEngine(
+        "base",
+        cache_dir=model_cache,
+        workers=1,
+        queue_size=8,
+        loader=lambda request: whisper_base,
+    )
     yield whisper
     whisper.close()
 
 
-@pytest.fixture(scope="session")
+@pytest.fixture
 def backend(engine: LocalWhisperEngine) -> LocalBackend:
-    """A backend whose every size is the session's engine (so no second model is loaded)."""
+    """A backend whose every size is this test's engine (so no second model is loaded)."""
     return LocalBackend(
         LocalConfig(size="base"),
         engine_factory=lambda size: engine,

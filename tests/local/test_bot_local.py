@@ -16,6 +16,7 @@ from bot.server.app import ServerConfig, create_app
 from tests.conftest import BotFactory, SettingsFactory
 from tests.fakes.telegram import FakeTelegram
 from tests.local.conftest import DENTIST, SHOPPING, Speech
+from tests.local.wer import assert_heard
 from tests.test_pipeline import transcript_reply
 
 pytestmark = pytest.mark.local_engine
@@ -43,7 +44,7 @@ async def test_bot_without_api_key_transcribes_on_the_local_engine(
             ),
             what="the /model keyboard",
         )
-    assert "dentist" in text.lower() and "tomorrow" in text.lower(), text
+    assert_heard(DENTIST, text)  # the whole reply is the transcript
     offered = [
         button["callback_data"]
         for row in keyboard["inline_keyboard"]
@@ -79,4 +80,4 @@ async def test_bot_uses_serve_api_as_its_aiml_endpoint(
     async with running_bot(settings):
         original = telegram.push_voice(CHAT, voice, duration=3)["message_id"]
         text = await transcript_reply(telegram, CHAT, original)
-    assert "milk" in text.lower() and "eggs" in text.lower(), text
+    assert_heard(SHOPPING, text)

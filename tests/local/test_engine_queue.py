@@ -152,14 +152,23 @@ async def test_close_refuses_new_work_and_wakes_waiters() -> None:
     assert busy.state == "error"
 
 
-def test_one_engine_serves_several_event_loops() -> None:
-    # The session-wide engine in these tests, and the bot's, outlive a single event loop.
-    engine = fake_engine(FakeWhisper(), queue=1)
+def test_an_engine_serves_one_event_loop_and_engines_can_share_a_model() -> None:
+    model = FakeWhisper()
+    engine = fake_engine(model, queue=1)
     try:
-        for _ in range(3):
-            assert asyncio.run(engine.transcribe(AUDIO)).text == "hello world"
+        assert asyncio.run(engine.transcribe(AUDIO)).text == "hello world"
+        with pytest.raises(RuntimeError, match="one event loop"):
+            asyncio.run(engine.transcribe(AUDIO))
     finally:
         engine.close()
+    # One engine per loop over the same loaded model: how the tests share the real one.
+    for _ in range(2):
+        per_loop = fake_engine(model, queue=1)
+        try:
+            assert asyncio.run(per_loop.transcribe(AUDIO)).text == "hello world"
+        finally:
+            per_loop.close()
+    assert len(model.calls) == 3
 
 
 async def test_progress_is_reported_up_to_the_whole_duration() -> None:

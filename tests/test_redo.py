@@ -1,5 +1,5 @@
-""" "Try another model" end to end: the button under a transcript opens the model keyboard, and a
-model chosen there transcribes the same recording again, from its stored file_id."""
+"""Redo ("Try another model") end to end: the button under a transcript opens the model keyboard,
+and a model chosen there transcribes the same recording again, from its stored file_id."""
 
 from __future__ import annotations
 
@@ -27,7 +27,7 @@ def spoken(upload: Upload) -> str:
     return f"Heard by {upload.model}."
 
 
-async def test_try_another_model_transcribes_the_same_recording_again(
+async def test_redo_transcribes_the_same_recording_again_with_another_model(
     telegram: FakeTelegram, stt: FakeStt, settings_for: SettingsFactory, running_bot: BotFactory
 ) -> None:
     chat = OWNER
@@ -37,15 +37,15 @@ async def test_try_another_model_transcribes_the_same_recording_again(
         [first] = await transcripts(telegram, chat, original)
         await idle(runtime)
         first = telegram.message(chat, first.message_id)
-        [(label, again)] = buttons(first)
-        assert label == texts.TRY_ANOTHER_MODEL
+        [(label, redo)] = buttons(first)
+        assert label == texts.REDO_BUTTON
 
         answer = await tap(
-            telegram, first, again, until=lambda: replies_to(telegram, chat, first.message_id)
+            telegram, first, redo, until=lambda: replies_to(telegram, chat, first.message_id)
         )
         assert "show_alert" not in answer
         [menu] = replies_to(telegram, chat, first.message_id)
-        job_id = again.removeprefix("again:")
+        job_id = redo.removeprefix("redo:")
         assert marked(menu) == [texts.CURRENT_MARK + "Whisper Large"]
         assert f"redo:{job_id}:aai/universal" in [d for _, d in buttons(menu)]
         assert menu.text == texts.REDO_MENU.format(model="Whisper Large")
@@ -60,7 +60,7 @@ async def test_try_another_model_transcribes_the_same_recording_again(
         menu_again = await tap(
             telegram,
             first,
-            again,
+            redo,
             until=lambda: len(replies_to(telegram, chat, first.message_id)) > 1,
         )
         assert "show_alert" not in menu_again
@@ -77,13 +77,13 @@ async def test_try_another_model_transcribes_the_same_recording_again(
     # Twice downloaded from Telegram by the same file_id.
     file_ids = {call.params["file_id"] for call in telegram.calls_to("getFile")}
     assert len(telegram.calls_to("getFile")) == 2 and len(file_ids) == 1
-    [(_, second_again)] = buttons(telegram.message(chat, second.message_id))
-    assert second_again != again and second_again.startswith("again:")
+    [(_, second_redo)] = buttons(telegram.message(chat, second.message_id))
+    assert second_redo != redo and second_redo.startswith("redo:")
     assert duplicate.message.text == texts.REDO_DUPLICATE.format(model="Universal")
     assert len(stt.requests_to("create")) == 2
 
 
-async def test_only_the_sender_may_retranscribe_in_a_group(
+async def test_only_the_sender_may_redo_in_a_group(
     telegram: FakeTelegram, stt: FakeStt, settings_for: SettingsFactory, running_bot: BotFactory
 ) -> None:
     telegram.add_chat(GROUP, "supergroup", title="Team")
@@ -92,14 +92,14 @@ async def test_only_the_sender_may_retranscribe_in_a_group(
         [transcript] = await transcripts(telegram, GROUP, original)
         await idle(runtime)
         transcript = telegram.message(GROUP, transcript.message_id)
-        [(_, again)] = buttons(transcript)
+        [(_, redo)] = buttons(transcript)
 
-        refused = await tap(telegram, transcript, again, user=STRANGER)
-        job_id = again.removeprefix("again:")
+        refused = await tap(telegram, transcript, redo, user=STRANGER)
+        job_id = redo.removeprefix("redo:")
         allowed = await tap(
             telegram,
             transcript,
-            again,
+            redo,
             user=OWNER,
             until=lambda: replies_to(telegram, GROUP, transcript.message_id),
         )
@@ -112,3 +112,25 @@ async def test_only_the_sender_may_retranscribe_in_a_group(
     assert "show_alert" not in allowed
     assert len(stt.requests_to("create")) == 1
     assert menu.reply_markup is not None
+
+
+async def test_a_legacy_again_button_still_opens_the_redo_menu(
+    telegram: FakeTelegram, stt: FakeStt, settings_for: SettingsFactory, running_bot: BotFactory
+) -> None:
+    """Buttons sent before the feature was renamed carry "again:<job id>" and stay in chats."""
+    chat = OWNER
+    async with running_bot(settings_for()) as runtime:
+        original = telegram.push_voice(chat, AUDIO)["message_id"]
+        [transcript] = await transcripts(telegram, chat, original)
+        await idle(runtime)
+        [(_, redo)] = buttons(telegram.message(chat, transcript.message_id))
+        legacy = "again:" + redo.removeprefix("redo:")
+        query = telegram.push_callback_query(chat, transcript.message_id, legacy)
+        await telegram.wait_for(
+            lambda: replies_to(telegram, chat, transcript.message_id), what="the redo menu"
+        )
+        [menu] = replies_to(telegram, chat, transcript.message_id)
+
+    assert "show_alert" not in telegram.callback_answers[query["id"]]
+    assert menu.text == texts.REDO_MENU.format(model="Whisper Large")
+    assert f"{redo}:aai/universal" in [d for _, d in buttons(menu)]

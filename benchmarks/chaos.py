@@ -1,0 +1,918 @@
+"""The chaos suite: is every voice note answered exactly once, whatever breaks?
+
+The real bot (`python -m bot run`) runs as a subprocess, pinned to CPU 0 with `taskset` where
+there is one, against FakeTelegram and FakeStt in a third process (`python -m tests.fakes.serve`).
+The harness only pushes notes and faults through the fakes' control API, kills and restarts the
+bot, and afterwards reads what users saw from the fakes and the quota ledger from the bot's
+SQLite file (read-only). It imports nothing from the bot.
+
+    .venv/bin/python benchmarks/chaos.py [--small] [--scenario NAME ...] [--seed N] [--keep]
+
+Scenarios (issue 9, item 7):
+
+- backlog-kill: every note waits in getUpdates before the bot starts; SIGKILL shortly after
+  the bot's first batch, then a restart;
+- random-kills: notes from many users arrive in waves while 3-5 SIGKILLs land at random moments,
+  against an API that takes 2-20 s per note;
+- stt-storm: the STT API answers 5xx, 429 with Retry-After, hangs, malformed JSON, 404, and
+  fails some generations with the `error` status;
+- telegram-faults: getFile, the download, sendMessage and editMessageText answer 429 with
+  retry_after and 502, drop the connection before or after acting, or answer late;
+- telegram-outage: once every note is uploaded, Telegram answers 502 to everything for 60 s
+  (8 s with --small) while the transcripts complete.
+
+Each run ends by itself: when every note is settled and the bot has made no request for a short
+while, when the bot has made no request at all for longer (it gave up), or at the scenario's
+deadline. Then the bot gets SIGTERM and the verdict is taken.
+
+What the columns count, per note (see `classify`):
+
+- once: exactly one bot message shows the note's transcript (its text, or the text of a file
+  the bot sent), and it replies to the note. A status message edited into the transcript is that
+  message. In stt-storm, a note whose every generation the API failed with the `error` status
+  may instead get exactly one failure notice and no transcript: that is the right answer there,
+  and such notes are also counted in "failed ok".
+- never: no bot message shows the transcript (a failure notice, a status message left behind,
+  or nothing), or the one that does is not a reply to the note.
+- more: two or more bot messages show the transcript.
+- extra status: replies to a note that do not show its transcript and are not its one right
+  companion (the failure notice of a "failed ok" note, the status message that points to a
+  transcript sent as a file), plus bot messages in the users' chats that reply to no note.
+- uploads/note: generations the fake STT API created (uploads it accepted), over notes.
+- ledger: see `ledger_verdicts`.
+"""
+
+from __future__ import annotations
+
+import argparse
+import asyncio
+import json
+import os
+import random
+import shutil
+import signal
+import sqlite3
+import sys
+import tempfile
+import time
+from collections.abc import Awaitable, Callable
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any, Literal
+
+import aiohttp
+
+ROOT = Path(__file__).resolve().parent.parent
+sys.path.insert(0, str(ROOT))
+
+from tests.fakes.notes import Note, carries  # noqa: E402
+from tests.fakes.serve import STATUS_TEXT  # noqa: E402
+
+JSON = dict[str, Any]
+Size = Literal["small", "full"]
+Verdict = Literal["once", "failed ok", "never", "more"]
+LEDGER_TOLERANCE = 0.01  # seconds; the ledger stores REAL
+
+
+# --- plans -------------------------------------------------------------------------------
+
+
+@dataclass(frozen=True, slots=True)
+class Plan:
+    """The numbers of one scenario at one size. Times are in seconds."""
+
+    notes: int
+    users: int
+    durations: tuple[int, int] = (1, 5)  # declared seconds per note, inclusive
+    stt_delays: tuple[float, float] = (0.2, 1.0)  # the fake API's processing time per note
+    waves: int = 1  # notes arrive in this many equal waves, one before each kill
+    kill_after: float = 0.5  # backlog-kill: after the first batch of updates reached the bot
+    kills: tuple[int, int] = (0, 0)  # random-kills: how many, inclusive
+    kill_window: tuple[float, float] = (0.5, 3.0)  # after the bot polls again
+    fault_seconds: float = 0.0  # how long the storms last
+    hang_seconds: float = 5.0
+    slow_seconds: float = 6.5  # a slow Telegram answer: beyond PTB's 5 s default read timeout
+    outage: float = 0.0
+    settle_quiet: float = 1.5  # every note settled and no request for this long: done
+    give_up_idle: float = 12.0  # no request at all for this long: the bot stopped trying
+    deadline: float = 60.0  # from the start of the scenario to the verdict
+
+
+@dataclass(frozen=True, slots=True)
+class Scenario:
+    name: str
+    title: str
+    drive: Callable[[ChaosRun], Awaitable[None]]
+    plans: dict[Size, Plan]
+    # Whether a note whose every generation ended in the API's `error` status is rightly
+    # answered by one failure notice.
+    api_errors_are_final: bool = False
+
+
+# --- processes ---------------------------------------------------------------------------
+
+
+class FakesProcess:
+    """`python -m tests.fakes.serve` and a client for its control API."""
+
+    def __init__(self, seed: int, log_path: Path) -> None:
+        self._seed = seed
+        self._log_path = log_path
+        self._process: asyncio.subprocess.Process | None = None
+        self._session: aiohttp.ClientSession | None = None
+        self.urls: JSON = {}
+
+    async def start(self) -> JSON:
+        with self._log_path.open("ab") as log:
+            self._process = await asyncio.create_subprocess_exec(
+                sys.executable,
+                "-m",
+                "tests.fakes.serve",
+                "--seed",
+                str(self._seed),
+                cwd=ROOT,
+                stdin=asyncio.subprocess.DEVNULL,
+                stdout=asyncio.subprocess.PIPE,
+                stderr=log,
+            )
+        assert self._process.stdout is not None
+        line = await asyncio.wait_for(self._process.stdout.readline(), 30)
+        if not line:
+            raise RuntimeError(f"the fakes process did not start; see {self._log_path}")
+        self.urls = json.loads(line)
+        self._session = aiohttp.ClientSession(timeout=aiohttp.ClientTimeout(total=60))
+        return self.urls
+
+    async def post(self, path: str, body: JSON) -> JSON:
+        assert self._session is not None
+        async with self._session.post(self.urls["control"] + path, json=body) as response:
+            response.raise_for_status()
+            answer: JSON = await response.json()
+            return answer
+
+    async def get(self, path: str) -> JSON:
+        assert self._session is not None
+        async with self._session.get(self.urls["control"] + path) as response:
+            response.raise_for_status()
+            answer: JSON = await response.json()
+            return answer
+
+    async def stop(self) -> None:
+        if self._session is not None:
+            await self._session.close()
+        process = self._process
+        if process is not None and process.returncode is None:
+            process.send_signal(signal.SIGTERM)
+            try:
+                await asyncio.wait_for(process.wait(), 10)
+            except TimeoutError:
+                process.kill()
+                await process.wait()
+
+
+class BotProcess:
+    """The bot under test: `python -m bot run`, started, SIGKILLed and restarted at will."""
+
+    def __init__(self, env: dict[str, str], workdir: Path, log_path: Path) -> None:
+        self._env = env
+        self._workdir = workdir
+        self._log_path = log_path
+        self._process: asyncio.subprocess.Process | None = None
+        self.starts = 0
+        self.kills = 0
+
+    @property
+    def running(self) -> bool:
+        return self._process is not None and self._process.returncode is None
+
+    async def start(self) -> None:
+        self.starts += 1
+        with self._log_path.open("ab") as log:
+            log.write(f"\n===== chaos: bot start #{self.starts} =====\n".encode())
+            log.flush()
+            self._process = await asyncio.create_subprocess_exec(
+                *_pinned([sys.executable, "-m", "bot", "run"]),
+                env=self._env,
+                cwd=self._workdir,  # not the checkout: a developer's .env must not leak in
+                stdin=asyncio.subprocess.DEVNULL,
+                stdout=log,
+                stderr=log,
+            )
+
+    async def kill(self) -> None:
+        process = self._process
+        if process is None or process.returncode is not None:
+            return
+        process.send_signal(signal.SIGKILL)
+        await process.wait()
+        self.kills += 1
+
+    async def stop(self) -> None:
+        """SIGTERM, then SIGKILL if it has not stopped within 15 s."""
+        process = self._process
+        if process is None or process.returncode is not None:
+            return
+        process.send_signal(signal.SIGTERM)
+        try:
+            await asyncio.wait_for(process.wait(), 15)
+        except TimeoutError:
+            await self.kill()
+
+    def exited_by_itself(self) -> int | None:
+        process = self._process
+        return process.returncode if process is not None else None
+
+
+def _pinned(command: list[str]) -> list[str]:
+    """Pin the bot to CPU 0 where taskset exists and CPU 0 is ours, so runs compare."""
+    taskset = shutil.which("taskset")
+    if taskset and hasattr(os, "sched_getaffinity") and 0 in os.sched_getaffinity(0):
+        return [taskset, "-c", "0", *command]
+    return command
+
+
+def bot_environment(urls: JSON, database: Path) -> dict[str, str]:
+    """The bot's whole environment: the fakes, a fresh database, and no quota or flood limit
+    (the scenarios measure delivery, not refusals; the ledger is written all the same)."""
+    return {
+        "PATH": os.environ.get("PATH", "/usr/bin:/bin"),
+        "HOME": os.environ.get("HOME", "/tmp"),
+        "PYTHONPATH": str(ROOT),
+        "PTB_TIMEDELTA": "true",
+        "TELEGRAM_BOT_TOKEN": urls["token"],
+        "AIMLAPI_KEY": urls["api_key"],
+        "AIMLAPI_BASE_URL": urls["stt"],
+        "TELEGRAM_API_URL": urls["telegram"],
+        "DATABASE_PATH": str(database),
+        "LOG_LEVEL": "INFO",
+        "QUOTA_DAILY_SECONDS": "0",
+        "QUOTA_MONTHLY_SECONDS": "0",
+        "MAX_JOBS_IN_FLIGHT": "1000000",
+        "MAX_JOBS_PER_MINUTE": "1000000",
+    }
+
+
+# --- one run -----------------------------------------------------------------------------
+
+
+@dataclass
+class ChaosRun:
+    """What a scenario's driver works with."""
+
+    plan: Plan
+    fakes: FakesProcess
+    bot: BotProcess
+    random: random.Random
+    started: float = field(default_factory=time.monotonic)
+    notes: list[Note] = field(default_factory=list)
+    events: list[str] = field(default_factory=list)  # kills, outages: for the report
+
+    def elapsed(self) -> float:
+        return time.monotonic() - self.started
+
+    def remaining(self) -> float:
+        return self.plan.deadline - self.elapsed()
+
+    def log(self, event: str) -> None:
+        self.events.append(f"{self.elapsed():6.1f}s {event}")
+
+    async def push_notes(self, count: int) -> list[Note]:
+        plan = self.plan
+        answer = await self.fakes.post(
+            "/notes",
+            {
+                "count": count,
+                "users": plan.users,
+                "durations": list(plan.durations),
+                "stt_delays": list(plan.stt_delays),
+            },
+        )
+        pushed = [Note.from_json(item) for item in answer["notes"]]
+        self.notes.extend(pushed)
+        self.log(f"pushed {len(pushed)} notes")
+        return pushed
+
+    async def progress(self) -> JSON:
+        return await self.fakes.get("/progress")
+
+    async def wait_until(
+        self, predicate: Callable[[JSON], bool], *, limit: float | None = None
+    ) -> bool:
+        """Poll the fakes' progress until predicate holds; False at the limit or deadline."""
+        end = time.monotonic() + min(limit if limit is not None else 1e9, self.remaining())
+        while time.monotonic() < end:
+            if predicate(await self.progress()):
+                return True
+            await asyncio.sleep(0.1)
+        return False
+
+    async def kill_and_restart(self, pause: float = 0.2) -> None:
+        await self.bot.kill()
+        self.log(f"SIGKILL #{self.bot.kills}")
+        await asyncio.sleep(pause)
+        await self.start_bot()
+
+    async def start_bot(self) -> None:
+        """Start the bot and wait until it polls Telegram (a getUpdates after the start)."""
+        polls = (await self.progress())["get_updates"]
+        await self.bot.start()
+        await self.wait_until(lambda p: p["get_updates"] > polls, limit=30)
+
+    async def converge(self) -> str:
+        """Wait for the end of the run (see the module docstring); say why it ended."""
+        plan = self.plan
+        while self.remaining() > 0:
+            progress = await self.progress()
+            if progress["notes"] and progress["settled"] == progress["notes"]:
+                if progress["idle_for"] >= plan.settle_quiet:
+                    return "settled"
+            elif progress["idle_for"] >= plan.give_up_idle and not progress["in_outage"]:
+                return f"idle {plan.give_up_idle:g} s with notes unsettled"
+            if not self.bot.running:
+                return f"the bot exited by itself (code {self.bot.exited_by_itself()})"
+            await asyncio.sleep(0.2)
+        return "deadline"
+
+
+# --- scenario drivers --------------------------------------------------------------------
+
+
+async def drive_backlog_kill(run: ChaosRun) -> None:
+    await run.push_notes(run.plan.notes)
+    await run.bot.start()
+    await run.wait_until(lambda p: (p["first_batch_age"] or 0.0) >= run.plan.kill_after, limit=30)
+    await run.kill_and_restart()
+
+
+async def drive_random_kills(run: ChaosRun) -> None:
+    plan = run.plan
+    kills = run.random.randint(*plan.kills)
+    waves = _split(plan.notes, plan.waves)
+    await run.push_notes(waves.pop(0))
+    await run.start_bot()
+    for _ in range(kills):
+        # The kill lands a random while after the bot polls again, a new wave in flight.
+        await asyncio.sleep(run.random.uniform(*plan.kill_window))
+        if waves:
+            await run.push_notes(waves.pop(0))
+            await asyncio.sleep(run.random.uniform(0.0, 0.5))
+        await run.kill_and_restart(pause=run.random.uniform(0.1, 1.0))
+    for wave in waves:
+        await run.push_notes(wave)
+
+
+async def drive_stt_storm(run: ChaosRun) -> None:
+    plan = run.plan
+    hang = plan.hang_seconds
+    rates = [
+        {"endpoint": "create", "kind": "5xx", "probability": 0.08, "status": 502},
+        {"endpoint": "create", "kind": "429", "probability": 0.08, "retry_after": 1},
+        {"endpoint": "create", "kind": "hang", "probability": 0.04, "seconds": hang},
+        {"endpoint": "create", "kind": "malformed", "probability": 0.04},
+        {"endpoint": "create", "kind": "error", "probability": 0.05},
+        {"endpoint": "fetch", "kind": "5xx", "probability": 0.08, "status": 503},
+        {"endpoint": "fetch", "kind": "429", "probability": 0.05, "retry_after": 1},
+        {"endpoint": "fetch", "kind": "malformed", "probability": 0.08},
+        {"endpoint": "fetch", "kind": "404", "probability": 0.03},
+        {"endpoint": "fetch", "kind": "hang", "probability": 0.02, "seconds": hang},
+    ]
+    await run.fakes.post("/stt/faults", {"rates": rates})
+    run.log("STT storm on")
+    await run.push_notes(plan.notes)
+    await run.bot.start()
+    await _storm(run)
+    await run.fakes.post("/stt/faults", {"clear": True})
+    run.log("STT storm off")
+
+
+async def drive_telegram_faults(run: ChaosRun) -> None:
+    plan = run.plan
+    rates = [
+        {"method": method, **fault}
+        for method in ("getFile", "fileDownload", "sendMessage", "editMessageText")
+        for fault in (
+            {"kind": "429", "probability": 0.06, "retry_after": 1},
+            {"kind": "5xx", "probability": 0.06, "status": 502},
+            {"kind": "drop_before", "probability": 0.06},
+            {"kind": "drop_after", "probability": 0.06},
+            {"kind": "slow", "probability": 0.02, "seconds": plan.slow_seconds},
+        )
+    ]
+    await run.fakes.post("/telegram/faults", {"rates": rates})
+    run.log("Telegram faults on")
+    await run.push_notes(plan.notes)
+    await run.bot.start()
+    await _storm(run)
+    await run.fakes.post("/telegram/faults", {"clear": True})
+    run.log("Telegram faults off")
+
+
+async def drive_telegram_outage(run: ChaosRun) -> None:
+    plan = run.plan
+    await run.push_notes(plan.notes)
+    await run.bot.start()
+    # The outage starts once every note reached the API, so the transcripts complete in it.
+    uploaded = await run.wait_until(lambda p: p["stt_jobs"] >= plan.notes, limit=60)
+    if not uploaded:
+        run.log("not every note was uploaded before the outage")
+    await run.fakes.post("/telegram/outage", {"seconds": plan.outage})
+    run.log(f"Telegram outage for {plan.outage:g} s")
+    await asyncio.sleep(min(plan.outage, max(0.0, run.remaining())))
+    run.log("Telegram outage over")
+
+
+async def _storm(run: ChaosRun) -> None:
+    """Let the faults rage for the plan's time, or until every note is settled."""
+    notes = len(run.notes)
+    await run.wait_until(lambda p: p["settled"] >= notes, limit=run.plan.fault_seconds)
+
+
+def _split(total: int, parts: int) -> list[int]:
+    parts = max(1, parts)
+    return [total // parts + (1 if i < total % parts else 0) for i in range(parts)]
+
+
+SCENARIOS: dict[str, Scenario] = {
+    scenario.name: scenario
+    for scenario in (
+        Scenario(
+            "backlog-kill",
+            "backlog in getUpdates, SIGKILL after the first batch, restart",
+            drive_backlog_kill,
+            {
+                "small": Plan(notes=40, users=8, kill_after=0.3, deadline=25),
+                "full": Plan(notes=300, users=30, kill_after=1.0, deadline=120),
+            },
+        ),
+        Scenario(
+            "random-kills",
+            "notes in waves, random SIGKILLs and restarts, slow API",
+            drive_random_kills,
+            {
+                "small": Plan(
+                    notes=40,
+                    users=8,
+                    stt_delays=(0.5, 3.0),
+                    waves=3,
+                    kills=(3, 3),
+                    kill_window=(0.3, 2.0),
+                    deadline=40,
+                ),
+                "full": Plan(
+                    notes=300,
+                    users=30,
+                    stt_delays=(2.0, 20.0),
+                    waves=4,
+                    kills=(3, 5),
+                    kill_window=(1.0, 8.0),
+                    give_up_idle=45,
+                    deadline=240,
+                ),
+            },
+        ),
+        Scenario(
+            "stt-storm",
+            "STT API: 5xx, 429, hangs, malformed JSON, 404, error status",
+            drive_stt_storm,
+            {
+                "small": Plan(notes=40, users=8, fault_seconds=10, hang_seconds=5, deadline=35),
+                "full": Plan(
+                    notes=300,
+                    users=30,
+                    stt_delays=(1.0, 5.0),
+                    fault_seconds=60,
+                    hang_seconds=30,
+                    give_up_idle=45,
+                    deadline=240,
+                ),
+            },
+            api_errors_are_final=True,
+        ),
+        Scenario(
+            "telegram-faults",
+            "Telegram: 429, 502, drops before/after acting, slow answers",
+            drive_telegram_faults,
+            {
+                "small": Plan(notes=40, users=8, fault_seconds=10, deadline=35),
+                "full": Plan(notes=300, users=30, fault_seconds=60, give_up_idle=45, deadline=240),
+            },
+        ),
+        Scenario(
+            "telegram-outage",
+            "Telegram answers 502 to everything while transcripts complete",
+            drive_telegram_outage,
+            {
+                "small": Plan(notes=30, users=6, stt_delays=(1.0, 4.0), outage=8, deadline=40),
+                "full": Plan(
+                    notes=60,
+                    users=12,
+                    stt_delays=(2.0, 10.0),
+                    outage=60,
+                    give_up_idle=45,
+                    deadline=200,
+                ),
+            },
+        ),
+    )
+}
+
+
+# --- the verdict -------------------------------------------------------------------------
+
+
+@dataclass(frozen=True, slots=True)
+class NoteOutcome:
+    note: Note
+    verdict: Verdict
+    carriers: tuple[int, ...]  # ids of bot messages showing the transcript
+    other_replies: tuple[str, ...]  # texts of replies to the note without the transcript
+    extra_status: int
+    generations: tuple[str, ...]  # the fake API's generations for the note, by status
+    expected_seconds: float  # what the ledger should count (see ledger_verdicts)
+    ledger_seconds: float | None  # what it counts; None when it could not be read
+    ledger_exact: bool
+
+    def describe(self) -> str:
+        note = self.note
+        ledger = "?" if self.ledger_seconds is None else f"{self.ledger_seconds:g}"
+        return (
+            f"{note.marker} (user {note.user_id}, message {note.message_id}, {note.seconds} s): "
+            f"{self.verdict}; transcript in messages {list(self.carriers)}; "
+            f"other replies {list(self.other_replies)}; generations {list(self.generations)}; "
+            f"ledger {ledger} s, expected {self.expected_seconds:g} s"
+        )
+
+
+@dataclass(frozen=True, slots=True)
+class ScenarioResult:
+    scenario: str
+    size: Size
+    seed: int
+    outcomes: tuple[NoteOutcome, ...]
+    stray_messages: int  # bot messages in the users' chats replying to no note
+    ledger_problem: str | None  # why the ledger could not be read, or rows of no note
+    ended: str  # why the run ended
+    seconds: float
+    events: tuple[str, ...]
+    bot_starts: int
+    fake_errors: tuple[str, ...]
+    log_tail: str
+
+    def count(self, *verdicts: Verdict) -> int:
+        return sum(1 for outcome in self.outcomes if outcome.verdict in verdicts)
+
+    @property
+    def notes(self) -> int:
+        return len(self.outcomes)
+
+    @property
+    def exactly_once(self) -> int:
+        return self.count("once", "failed ok")
+
+    @property
+    def never(self) -> int:
+        return self.count("never")
+
+    @property
+    def more(self) -> int:
+        return self.count("more")
+
+    @property
+    def failed_ok(self) -> int:
+        return self.count("failed ok")
+
+    @property
+    def extra_status(self) -> int:
+        return sum(outcome.extra_status for outcome in self.outcomes) + self.stray_messages
+
+    @property
+    def uploads_per_note(self) -> float:
+        uploads = sum(len(outcome.generations) for outcome in self.outcomes)
+        return uploads / self.notes if self.notes else 0.0
+
+    @property
+    def ledger_exact(self) -> bool:
+        return self.ledger_problem is None and all(o.ledger_exact for o in self.outcomes)
+
+    @property
+    def perfect(self) -> bool:
+        return (
+            self.notes > 0
+            and self.exactly_once == self.notes
+            and self.never == 0
+            and self.more == 0
+            and self.ledger_exact
+        )
+
+    def report(self, limit: int = 40) -> str:
+        """A table row's worth of numbers, then every note that went wrong, for test failures."""
+        wrong = [o for o in self.outcomes if o.verdict in ("never", "more") or not o.ledger_exact]
+        lines = [
+            render_table([self]),
+            f"ended: {self.ended}; bot starts: {self.bot_starts}; seed {self.seed}",
+            *(f"  {event}" for event in self.events),
+        ]
+        if self.ledger_problem:
+            lines.append(f"ledger: {self.ledger_problem}")
+        if self.fake_errors:
+            lines.append(f"errors inside the fakes: {list(self.fake_errors)}")
+        if wrong:
+            lines.append(f"{len(wrong)} note(s) not exactly once or not exactly charged:")
+            lines.extend(f"  {outcome.describe()}" for outcome in wrong[:limit])
+            if len(wrong) > limit:
+                lines.append(f"  ... and {len(wrong) - limit} more")
+        lines.append("last lines of the bot's log:\n" + self.log_tail)
+        return "\n".join(lines)
+
+
+def classify(
+    note: Note,
+    messages: list[JSON],
+    generations: list[str],
+    *,
+    api_errors_are_final: bool,
+) -> tuple[Verdict, tuple[int, ...], tuple[str, ...], int]:
+    """(verdict, carrier ids, texts of other replies, extra status messages) for one note.
+
+    `messages` are the bot's messages in the note's chat as they stand now (edits applied,
+    deleted ones gone); `generations` the statuses of the fake API's jobs for the note.
+    """
+    carriers = [m for m in messages if carries(shown_text(m), note.marker)]
+    carrier_ids = {m["message_id"] for m in carriers}
+    others = [
+        m
+        for m in messages
+        if m["reply_to"] == note.message_id and m["message_id"] not in carrier_ids
+    ]
+    notices = [m for m in others if m["text"] not in (None, STATUS_TEXT)]
+    failure_is_right = (
+        api_errors_are_final and bool(generations) and all(g == "error" for g in generations)
+    )
+    verdict: Verdict
+    companions = 0  # replies without the transcript that belong with the right answer
+    if len(carriers) >= 2:
+        verdict = "more"
+    elif len(carriers) == 1 and carriers[0]["reply_to"] == note.message_id:
+        verdict = "once"
+        companions = 1 if carriers[0]["document_text"] is not None else 0
+    elif not carriers and failure_is_right and len(notices) == 1:
+        verdict = "failed ok"
+        companions = 1
+    else:
+        verdict = "never"
+    texts = tuple(str(m["text"]) for m in others)
+    return verdict, tuple(sorted(carrier_ids)), texts, max(0, len(others) - companions)
+
+
+def shown_text(message: JSON) -> str | None:
+    """What a user sees of a bot message: a sent file's text, else the message's text."""
+    document = message.get("document_text")
+    return document if document is not None else message.get("text")
+
+
+def ledger_verdicts(
+    database: Path, notes: list[Note], expected: dict[str, float]
+) -> tuple[dict[str, float], str | None]:
+    """The seconds the quota ledger counts per note, and a problem if it cannot be trusted.
+
+    Definition. A note's seconds were *transcribed* when at least one generation the fake API
+    created for it finished processing without the `error` status (billed work, whether or not
+    the bot fetched it): then the ledger must count exactly the note's duration, once, however
+    many generations there were; otherwise it must count 0. The ledger *counts* a note's
+    seconds in every quota_ledger row of a job for that note (jobs.chat_id, jobs.message_id)
+    whose state is not 'refunded': 'reserved' and 'committed' rows both count against a quota.
+    The ledger is exact when, for every note, counted == expected (within 0.01 s), and no row
+    belongs to a job of no note. The file is opened read-only after the bot has stopped.
+    """
+    if not database.exists():
+        return {}, "the bot created no database"
+    by_message = {(note.chat_id, note.message_id): note.marker for note in notes}
+    counted = dict.fromkeys(expected, 0.0)
+    try:
+        connection = sqlite3.connect(f"file:{database}?mode=ro", uri=True)
+        try:
+            rows = connection.execute(
+                """SELECT jobs.chat_id, jobs.message_id, quota_ledger.seconds
+                   FROM quota_ledger JOIN jobs ON jobs.id = quota_ledger.job_id
+                   WHERE quota_ledger.state != 'refunded'"""
+            ).fetchall()
+            orphans = connection.execute(
+                """SELECT COUNT(*) FROM quota_ledger
+                   WHERE job_id NOT IN (SELECT id FROM jobs)"""
+            ).fetchone()[0]
+        finally:
+            connection.close()
+    except sqlite3.Error as error:
+        return {}, f"could not read the ledger: {error}"
+    strangers = 0
+    for chat_id, message_id, seconds in rows:
+        marker = by_message.get((chat_id, message_id))
+        if marker is None:
+            strangers += 1
+        else:
+            counted[marker] += float(seconds)
+    problem = None
+    if strangers or orphans:
+        problem = f"{strangers + orphans} ledger row(s) belong to no note"
+    return counted, problem
+
+
+async def run_scenario(
+    scenario: Scenario, size: Size, *, seed: int, workdir: Path
+) -> ScenarioResult:
+    """Run one scenario end to end in `workdir` (its database and logs stay there)."""
+    plan = scenario.plans[size]
+    await asyncio.to_thread(workdir.mkdir, parents=True, exist_ok=True)
+    database = workdir / "bot.sqlite3"
+    bot_log = workdir / "bot.log"
+    fakes = FakesProcess(seed, workdir / "fakes.log")
+    urls = await fakes.start()
+    bot = BotProcess(bot_environment(urls, database), workdir, bot_log)
+    run = ChaosRun(plan, fakes, bot, random.Random(f"{scenario.name}:{seed}"))
+    try:
+        try:
+            async with asyncio.timeout(plan.deadline):
+                await scenario.drive(run)
+        except TimeoutError:
+            run.log("the driver ran out of time")
+        ended = await run.converge()
+        run.log(f"end: {ended}")
+        await bot.stop()  # what it does while stopping counts too
+        results = await fakes.get("/results")
+    finally:
+        await bot.kill()
+        await fakes.stop()
+    return _verdict(scenario, size, seed, run, results, database, ended, bot_log)
+
+
+def _verdict(
+    scenario: Scenario,
+    size: Size,
+    seed: int,
+    run: ChaosRun,
+    results: JSON,
+    database: Path,
+    ended: str,
+    bot_log: Path,
+) -> ScenarioResult:
+    notes = [Note.from_json(item) for item in results["notes"]]
+    generations: dict[str, list[str]] = {note.marker: [] for note in notes}
+    for job in results["stt_jobs"]:
+        if job["marker"] in generations:
+            generations[job["marker"]].append(job["status"])
+    expected = {
+        note.marker: float(note.seconds) if "completed" in generations[note.marker] else 0.0
+        for note in notes
+    }
+    counted, ledger_problem = ledger_verdicts(database, notes, expected)
+    note_messages = {(note.chat_id, note.message_id) for note in notes}
+    outcomes = []
+    for note in notes:
+        messages = results["messages"].get(str(note.chat_id), [])
+        verdict, carriers, others, extra = classify(
+            note,
+            messages,
+            generations[note.marker],
+            api_errors_are_final=scenario.api_errors_are_final,
+        )
+        ledger = counted.get(note.marker)
+        outcomes.append(
+            NoteOutcome(
+                note=note,
+                verdict=verdict,
+                carriers=carriers,
+                other_replies=others,
+                extra_status=extra,
+                generations=tuple(generations[note.marker]),
+                expected_seconds=expected[note.marker],
+                ledger_seconds=ledger,
+                ledger_exact=ledger is not None
+                and abs(ledger - expected[note.marker]) <= LEDGER_TOLERANCE,
+            )
+        )
+    markers = [note.marker for note in notes]
+    stray = 0
+    for chat_id, messages in results["messages"].items():
+        for message in messages:
+            replies_to_note = (int(chat_id), message["reply_to"]) in note_messages
+            if not replies_to_note and not any(
+                carries(shown_text(message), marker) for marker in markers
+            ):
+                stray += 1
+    return ScenarioResult(
+        scenario=scenario.name,
+        size=size,
+        seed=seed,
+        outcomes=tuple(outcomes),
+        stray_messages=stray,
+        ledger_problem=ledger_problem,
+        ended=ended,
+        seconds=run.elapsed(),
+        events=tuple(run.events),
+        bot_starts=run.bot.starts,
+        fake_errors=tuple(results.get("fake_errors", [])),
+        log_tail=_tail(bot_log, 25),
+    )
+
+
+def _tail(path: Path, lines: int) -> str:
+    try:
+        text = path.read_text(errors="replace")
+    except OSError:
+        return "(no log)"
+    return "\n".join(text.splitlines()[-lines:])
+
+
+# --- the table ---------------------------------------------------------------------------
+
+COLUMNS = (
+    ("scenario", 16),
+    ("notes", 5),
+    ("exactly once", 12),
+    ("failed ok", 9),
+    ("never", 5),
+    ("more", 4),
+    ("extra status", 12),
+    ("uploads/note", 12),
+    ("ledger exact", 12),
+    ("time", 6),
+)
+
+
+def render_table(results: list[ScenarioResult]) -> str:
+    def row(cells: list[str]) -> str:
+        padded = (cell.ljust(width) for cell, (_, width) in zip(cells, COLUMNS, strict=True))
+        return "| " + " | ".join(padded) + " |"
+
+    lines = [
+        row([name for name, _ in COLUMNS]),
+        "|" + "|".join("-" * (width + 2) for _, width in COLUMNS) + "|",
+    ]
+    for result in results:
+        lines.append(
+            row(
+                [
+                    result.scenario,
+                    str(result.notes),
+                    f"{result.exactly_once} ({_percent(result.exactly_once, result.notes)})",
+                    str(result.failed_ok),
+                    str(result.never),
+                    str(result.more),
+                    str(result.extra_status),
+                    f"{result.uploads_per_note:.2f}",
+                    "yes" if result.ledger_exact else "no",
+                    f"{result.seconds:.0f} s",
+                ]
+            )
+        )
+    return "\n".join(lines)
+
+
+def _percent(part: int, whole: int) -> str:
+    return f"{100 * part / whole:.0f}%" if whole else "-"
+
+
+async def run_all(names: list[str], size: Size, seed: int, root: Path) -> list[ScenarioResult]:
+    results = []
+    for name in names:
+        result = await run_scenario(SCENARIOS[name], size, seed=seed, workdir=root / name)
+        print(
+            f"{name}: {result.exactly_once}/{result.notes} exactly once, "
+            f"{result.never} never, {result.more} more ({result.ended})",
+            file=sys.stderr,
+            flush=True,
+        )
+        results.append(result)
+    return results
+
+
+def main(argv: list[str] | None = None) -> int:
+    parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
+    parser.add_argument("--small", action="store_true", help="the quick version (CI's sizes)")
+    parser.add_argument(
+        "--scenario", action="append", choices=list(SCENARIOS), help="run only these"
+    )
+    parser.add_argument("--seed", type=int, default=1)
+    parser.add_argument("--keep", action="store_true", help="keep databases and logs")
+    parser.add_argument("--details", action="store_true", help="list every note gone wrong")
+    args = parser.parse_args(argv)
+    size: Size = "small" if args.small else "full"
+    names = args.scenario or list(SCENARIOS)
+    root = Path(tempfile.mkdtemp(prefix="chaos-"))
+    try:
+        results = asyncio.run(run_all(names, size, args.seed, root))
+    finally:
+        if args.keep:
+            print(f"databases and logs kept in {root}", file=sys.stderr)
+        else:
+            shutil.rmtree(root, ignore_errors=True)
+    if args.details:
+        for result in results:
+            print(result.report(), file=sys.stderr)
+    print(f"chaos suite, {size} sizes, seed {args.seed}:")
+    print(render_table(results))
+    return 0 if all(result.perfect for result in results) else 1
+
+
+if __name__ == "__main__":
+    sys.exit(main())

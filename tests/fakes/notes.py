@@ -1,0 +1,105 @@
+"""Traceable voice notes for the chaos harness: each note's bytes and transcript name the note.
+
+A note is a small, valid Ogg Opus file whose duration (the last granule position) equals the
+duration declared to the bot, with a marker such as ``chaosnote00042`` and its length in seconds
+in the audio packet. The fake STT API reads both back from the uploaded bytes and answers
+``chaosnote00042 w1 w2 ...``: two words per second, so the fake's reported duration (0.5 s per
+word) equals the declared one too. Any bot message whose text, or whose sent file, contains the
+marker carries that note's transcript.
+"""
+
+from __future__ import annotations
+
+import re
+import struct
+from dataclasses import asdict, dataclass
+from typing import Any, Final
+
+MARKER_PREFIX: Final = "chaosnote"
+_MARKER_RE: Final = re.compile(rb"(chaosnote\d{5});seconds=(\d+);")
+_OPUS_RATE: Final = 48_000
+_PRE_SKIP: Final = 312
+_SERIAL: Final = 0x5EED
+
+
+@dataclass(frozen=True, slots=True)
+class Note:
+    """One pushed voice note, as the harness and the fakes process describe it."""
+
+    marker: str
+    user_id: int
+    chat_id: int  # a private chat: the user's id
+    message_id: int
+    seconds: int  # declared, measured and reported alike
+    stt_delay: float  # seconds the fake API takes to transcribe it
+
+    def to_json(self) -> dict[str, Any]:
+        return asdict(self)
+
+    @classmethod
+    def from_json(cls, data: dict[str, Any]) -> Note:
+        return cls(**data)
+
+
+def marker_for(index: int) -> str:
+    return f"{MARKER_PREFIX}{index:05d}"
+
+
+def transcript_words(marker: str, seconds: int) -> list[str]:
+    """The words the fake API hears in a note: the marker, then fillers, 2 per second."""
+    return [marker, *(f"w{i}" for i in range(1, max(1, 2 * seconds)))]
+
+
+def parse_note(data: bytes) -> tuple[str, int] | None:
+    """(marker, seconds) of a note's file bytes, or None for any other file."""
+    match = _MARKER_RE.search(data)
+    if match is None:
+        return None
+    return match.group(1).decode(), int(match.group(2))
+
+
+def transcript_for(data: bytes) -> str | None:
+    """What the fake STT API answers for these bytes, or None when they are not a note."""
+    parsed = parse_note(data)
+    return None if parsed is None else " ".join(transcript_words(*parsed))
+
+
+def carries(text: str | None, marker: str) -> bool:
+    """Whether a message text (or a sent file's text) shows the note's transcript."""
+    return text is not None and marker in text
+
+
+def note_bytes(marker: str, seconds: int) -> bytes:
+    """A valid Ogg Opus stream lasting `seconds`, with the marker in its one audio packet."""
+    head = b"OpusHead" + struct.pack("<BBHIhB", 1, 1, _PRE_SKIP, _OPUS_RATE, 0, 0)
+    tags = b"OpusTags" + struct.pack("<I", 5) + b"chaos" + struct.pack("<I", 0)
+    packet = f"{marker};seconds={seconds};".encode().ljust(200, b"\0")
+    granule = _PRE_SKIP + seconds * _OPUS_RATE
+    return b"".join(
+        (
+            _ogg_page(head, granule=0, sequence=0, flags=0x02),
+            _ogg_page(tags, granule=0, sequence=1, flags=0x00),
+            _ogg_page(packet, granule=granule, sequence=2, flags=0x04),
+        )
+    )
+
+
+def _ogg_page(body: bytes, *, granule: int, sequence: int, flags: int) -> bytes:
+    if len(body) >= 255:
+        raise ValueError("one segment per page: keep the packet under 255 bytes")
+    # One segment: the lacing table is the body's length. The CRC field is 0 while computed.
+    header = struct.pack("<4sBBqIIIB", b"OggS", 0, flags, granule, _SERIAL, sequence, 0, 1)
+    page = header + bytes([len(body)]) + body
+    checksum = _ogg_crc(page)
+    return page[:22] + struct.pack("<I", checksum) + page[26:]
+
+
+def _ogg_crc(data: bytes) -> int:
+    """Ogg's CRC-32: polynomial 0x04C11DB7, no reflection, initial value and final XOR 0."""
+    crc = 0
+    for byte in data:
+        crc ^= byte << 24
+        for _ in range(8):
+            crc = ((crc << 1) ^ 0x04C11DB7) if crc & 0x80000000 else crc << 1
+            crc &= 0xFFFFFFFF
+    return crc
