@@ -1,5 +1,6 @@
-# A slim image that runs the bot. Build with --build-arg EXTRAS=local to embed the offline
-# Whisper engine (about 600 MB more); without it, set AIMLAPI_KEY.
+# The bot's image. By default it embeds the offline Whisper engine (EXTRAS=local, about 600 MB
+# more). Build with --build-arg EXTRAS= for a slim image that uses the AIML API only (then run
+# it with AIMLAPI_KEY set). .ci/check-dockerfile-install checks the install line for both.
 FROM python:3.11-slim
 
 ARG EXTRAS=local
@@ -15,7 +16,8 @@ COPY pyproject.toml README.md ./
 COPY bot ./bot
 COPY handlers ./handlers
 COPY storage ./storage
-RUN pip install ".[${EXTRAS}]"
+# No brackets at all when EXTRAS is empty: pip rejects ".[]".
+RUN pip install ".${EXTRAS:+[$EXTRAS]}"
 
 USER bot
 VOLUME ["/data"]

@@ -19,7 +19,7 @@ Scenarios (issue 9, item 7):
 - telegram-faults: getFile, the download, sendMessage and editMessageText answer 429 with
   retry_after and 502, drop the connection before or after acting, or answer late;
 - telegram-outage: once every note is uploaded, Telegram answers 502 to everything for 60 s
-  (8 s with --small) while the transcripts complete.
+  (6 s with --small) while the transcripts complete.
 
 Each run ends by itself: when every note is settled and the bot has made no request for a short
 while, when the bot has made no request at all for longer (it gave up), or at the scenario's
@@ -440,7 +440,7 @@ SCENARIOS: dict[str, Scenario] = {
             "backlog in getUpdates, SIGKILL after the first batch, restart",
             drive_backlog_kill,
             {
-                "small": Plan(notes=40, users=8, kill_after=0.3, deadline=25),
+                "small": Plan(notes=40, users=20, kill_after=0.3, deadline=25),
                 "full": Plan(notes=300, users=30, kill_after=1.0, deadline=120),
             },
         ),
@@ -451,12 +451,12 @@ SCENARIOS: dict[str, Scenario] = {
             {
                 "small": Plan(
                     notes=40,
-                    users=8,
-                    stt_delays=(0.5, 3.0),
+                    users=20,
+                    stt_delays=(0.5, 2.5),
                     waves=3,
                     kills=(3, 3),
-                    kill_window=(0.3, 2.0),
-                    deadline=40,
+                    kill_window=(0.3, 1.5),
+                    deadline=35,
                 ),
                 "full": Plan(
                     notes=300,
@@ -475,7 +475,7 @@ SCENARIOS: dict[str, Scenario] = {
             "STT API: 5xx, 429, hangs, malformed JSON, 404, error status",
             drive_stt_storm,
             {
-                "small": Plan(notes=40, users=8, fault_seconds=10, hang_seconds=5, deadline=35),
+                "small": Plan(notes=40, users=20, fault_seconds=6, hang_seconds=4, deadline=30),
                 "full": Plan(
                     notes=300,
                     users=30,
@@ -493,7 +493,7 @@ SCENARIOS: dict[str, Scenario] = {
             "Telegram: 429, 502, drops before/after acting, slow answers",
             drive_telegram_faults,
             {
-                "small": Plan(notes=40, users=8, fault_seconds=10, deadline=35),
+                "small": Plan(notes=40, users=20, fault_seconds=6, deadline=30),
                 "full": Plan(notes=300, users=30, fault_seconds=60, give_up_idle=45, deadline=240),
             },
         ),
@@ -502,7 +502,7 @@ SCENARIOS: dict[str, Scenario] = {
             "Telegram answers 502 to everything while transcripts complete",
             drive_telegram_outage,
             {
-                "small": Plan(notes=30, users=6, stt_delays=(1.0, 4.0), outage=8, deadline=40),
+                "small": Plan(notes=30, users=15, stt_delays=(1.0, 3.0), outage=6, deadline=30),
                 "full": Plan(
                     notes=60,
                     users=12,

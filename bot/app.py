@@ -8,6 +8,7 @@ import contextlib
 import logging
 import signal
 import sqlite3
+import sys
 from types import TracebackType
 from typing import Any
 
@@ -25,6 +26,7 @@ from bot.policy.preferences import PreferencesService
 from bot.policy.users import UserService
 from bot.presentation import texts
 from bot.presentation.keyboards import redo_button
+from bot.redaction import Redactor
 from bot.retry import RetryPolicy
 from bot.services import Services
 from bot.stt.aiml_backend import AimlBackend, PollPlanner
@@ -261,7 +263,7 @@ class BotRuntime:
             await self._session.close()
         if self._database is not None:
             await self._database.close()
-        log.info("bot stopped")
+            log.info("bot stopped")
 
     @property
     def poller(self) -> asyncio.Task[None] | None:
@@ -330,6 +332,6 @@ def run_bot() -> int:
     except StartupError as error:
         # One line, no traceback: the token must never reach the terminal, and the operator
         # needs the cause, not 200 lines of stack.
-        log.critical("%s", error)
+        print(f"stt-bot: {Redactor(secrets)(str(error))}", file=sys.stderr)
         return 1
     return 0

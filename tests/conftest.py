@@ -28,6 +28,8 @@ FAST_SCHEDULE = ScheduleConfig(
     prior_base=0.05, prior_ratio=0.0, min_interval=0.02, max_interval=0.2, min_spread=0.02
 )
 FAST_RETRY = RetryPolicy(attempts=3, base_delay=0.01, max_delay=0.05)
+# Telegram trouble in tests lasts seconds, not minutes: retry soon, with the production shape.
+FAST_TELEGRAM_RETRY = RetryPolicy(base_delay=0.05, max_delay=0.5, attempts=None)
 
 SettingsFactory = Callable[..., Settings]
 BotFactory = Callable[..., BotRuntime]
@@ -82,6 +84,7 @@ def running_bot() -> BotFactory:
     def build(settings: Settings, **options: Any) -> BotRuntime:
         options.setdefault("schedule", PollSchedule(FAST_SCHEDULE))
         options.setdefault("stt_retry", FAST_RETRY)
+        options.setdefault("telegram_retry", FAST_TELEGRAM_RETRY)
         return BotRuntime(settings, **options)
 
     return build

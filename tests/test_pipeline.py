@@ -16,7 +16,9 @@ CHAT = 4242
 AUDIO = b"OggS" + bytes(range(256)) * 8  # the fake API does not decode audio
 
 
-async def transcript_reply(telegram: FakeTelegram, chat_id: int, original: int) -> str:
+async def transcript_reply(
+    telegram: FakeTelegram, chat_id: int, original: int, *, timeout: float = 10.0
+) -> str:
     """Wait until the status message that replies to `original` shows a final text."""
 
     def final_text() -> str | None:
@@ -25,7 +27,9 @@ async def transcript_reply(telegram: FakeTelegram, chat_id: int, original: int) 
                 return message.text
         return None
 
-    text = await telegram.wait_for(final_text, what=f"a final reply to message {original}")
+    text = await telegram.wait_for(
+        final_text, timeout, what=f"a final reply to message {original}"
+    )
     assert text is not None
     return text
 

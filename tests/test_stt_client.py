@@ -72,7 +72,13 @@ class FastPlanner:
         self.plans.append((model, audio_seconds, elapsed))
         return itertools.islice(itertools.repeat(self.interval), self.limit)
 
-    def observe(self, model: str, audio_seconds: float | None, completed_after: float) -> None:
+    def observe(
+        self,
+        model: str,
+        audio_seconds: float | None,
+        completed_after: float,
+        uncertainty: float = 0.0,
+    ) -> None:
         self.observed.append((model, audio_seconds, completed_after))
 
 

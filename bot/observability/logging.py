@@ -8,27 +8,21 @@ the token, the API keys and anything shaped like a bot token, in case some other
 from __future__ import annotations
 
 import logging
-import re
 import sys
 from collections.abc import Iterable
 
-_BOT_TOKEN_SHAPE = re.compile(r"(?<!\d)\d{5,}:[A-Za-z0-9_-]{30,}")
-REDACTED = "[REDACTED]"
+from bot.redaction import REDACTED, Redactor
 
 # Third-party loggers that print URLs (with the token) or request details below WARNING.
+__all__ = ["REDACTED", "RedactingFilter", "configure_logging"]
+
 NOISY_LOGGERS = ("httpx", "httpcore", "telegram", "apscheduler", "aiohttp.access")
 
 
 class RedactingFilter(logging.Filter):
     def __init__(self, secrets: Iterable[str]) -> None:
         super().__init__()
-        # Longest first, so a secret that contains another is replaced whole.
-        self._secrets = sorted({s for s in secrets if s and len(s) >= 6}, key=len, reverse=True)
-
-    def redact(self, text: str) -> str:
-        for secret in self._secrets:
-            text = text.replace(secret, REDACTED)
-        return _BOT_TOKEN_SHAPE.sub(REDACTED, text)
+        self.redact = Redactor(secrets)
 
     def filter(self, record: logging.LogRecord) -> bool:
         message = record.getMessage()

@@ -46,8 +46,15 @@ class PollPlanner(Protocol):
         """Yield the seconds to sleep before each next poll."""
         ...
 
-    def observe(self, model: str, audio_seconds: float | None, completed_after: float) -> None:
-        """Learn that a job completed about `completed_after` seconds after submission."""
+    def observe(
+        self,
+        model: str,
+        audio_seconds: float | None,
+        completed_after: float,
+        uncertainty: float = 0.0,
+    ) -> None:
+        """Learn that a job completed `completed_after` +- `uncertainty` seconds after
+        submission."""
         ...
 
 
@@ -178,8 +185,11 @@ class AimlBackend:
             # Resumed, and the first poll found it done: the completion moment is unknowable.
             return
         completed_after = (last_pending + completed_seen) / 2
-        logger.debug("job on %s completed after about %.2fs", spec.id, completed_after)
-        self._planner.observe(spec.id, audio_seconds, completed_after)
+        uncertainty = (completed_seen - last_pending) / 2
+        logger.debug(
+            "job on %s completed after %.2f +- %.2fs", spec.id, completed_after, uncertainty
+        )
+        self._planner.observe(spec.id, audio_seconds, completed_after, uncertainty=uncertainty)
 
     @staticmethod
     def _transcript(spec: ModelSpec, poll: PollResponse, generation_id: str) -> Transcript:

@@ -17,6 +17,7 @@ from urllib.parse import quote
 
 import aiohttp
 
+from bot.redaction import Redactor
 from bot.stt.errors import (
     AuthError,
     MalformedResponseError,
@@ -122,13 +123,20 @@ class AimlSttClient:
         request_timeout: float = 30.0,
         upload_timeout: float = 180.0,
         connect_timeout: float = 10.0,
+        answer_timeout: float = 15.0,
     ) -> None:
         self._session = session
         self._base_url = base_url.rstrip("/")
         self._api_key = api_key
+        self._redactor = Redactor([api_key])
         self._timeout = aiohttp.ClientTimeout(total=request_timeout, connect=connect_timeout)
-        # An upload of a long voice message on a slow link needs far longer than a poll.
-        self._upload_timeout = aiohttp.ClientTimeout(total=upload_timeout, connect=connect_timeout)
+        # An upload of a long voice message on a slow link needs far longer than a poll; but
+        # once the body is sent, the API answers with an id at once. Silence past `sock_read`
+        # (timed from the end of the upload) means the request hangs: give up the attempt,
+        # and with it the transfer slot, rather than wait out `total`.
+        self._upload_timeout = aiohttp.ClientTimeout(
+            total=upload_timeout, connect=connect_timeout, sock_read=answer_timeout
+        )
 
     def __repr__(self) -> str:
         return f"AimlSttClient(base_url={self._base_url!r})"
@@ -201,7 +209,7 @@ class AimlSttClient:
 
     def _redact(self, text: str) -> str:
         # An error page might echo the request back; the key must not reach logs via exceptions.
-        return text.replace(self._api_key, "***") if self._api_key else text
+        return self._redactor(text)
 
     async def _request(
         self,

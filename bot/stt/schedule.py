@@ -24,13 +24,12 @@ across restarts.
 from __future__ import annotations
 
 import math
-import statistics
 from collections import deque
 from collections.abc import Iterator, Mapping
 from dataclasses import dataclass
 from typing import TypeAlias
 
-JsonValue: TypeAlias = "float | int | str | bool | None | list[JsonValue] | dict[str, JsonValue]"
+JsonValue: TypeAlias = "float | int | str | bool | list[JsonValue] | dict[str, JsonValue] | None"
 
 SNAPSHOT_VERSION = 1
 
@@ -94,7 +93,7 @@ class _Fit:
 
 
 class _ModelTiming:
-    __slots__ = ("samples", "fit", "unfitted")
+    __slots__ = ("fit", "samples", "unfitted")
 
     def __init__(self, kept: int) -> None:
         self.samples: deque[Sample] = deque(maxlen=kept)
@@ -117,6 +116,10 @@ class PollSchedule:
         """Yield the seconds to sleep before each next poll, starting `elapsed` after submit."""
         now = max(0.0, elapsed) if math.isfinite(elapsed) else 0.0
         polls = 0
+        if now > 0 and now >= self.window(model, audio_seconds).end:
+            # Resumed after its window (a restart): most likely done by now, so ask at once.
+            yield 0.0
+            polls = 1
         while True:
             moment = self.next_poll(model, audio_seconds, now, polls)
             if moment > self.config.horizon:
@@ -223,17 +226,20 @@ class PollSchedule:
 
     def _prior_fit(self) -> _Fit:
         cfg = self.config
-        return _Fit(cfg.prior_base, cfg.prior_ratio, cfg.prior_relative_error, cfg.prior_relative_error)
+        return _Fit(
+            cfg.prior_base, cfg.prior_ratio, cfg.prior_relative_error, cfg.prior_relative_error
+        )
 
     def _fit_samples(self, samples: list[Sample]) -> _Fit:
         cfg = self.config
         if not samples:
             return self._prior_fit()
+        points = [_Point.of(s) for s in samples]
         # Least squares is easily tilted by one lying duration, so outliers are judged first
         # against the prior line scaled to the median job, which they cannot move, then against
         # the line fitted without them.
-        scale = statistics.median(s.completed_after / self._prior_time(s.audio_seconds) for s in samples)
-        kept = self._without_outliers(samples, scale * cfg.prior_base, scale * cfg.prior_ratio)
+        scale = _median([p.time / self._prior_time(p.audio) for p in points])
+        kept = self._without_outliers(points, scale * cfg.prior_base, scale * cfg.prior_ratio)
         kept = self._without_outliers(kept, *self._line(kept))
         base, ratio = self._line(kept)
         # Each job's moment is the midpoint of its last two polls. Where those were close (a
@@ -241,23 +247,27 @@ class PollSchedule:
         # uncertainty within the window's minimum spread, which it always covers, is forgiven.
         # A job known only roughly counts for the least deviation it certainly had.
         deviations = sorted(
-            _deviation(
-                s,
+            p.deviation(
                 base,
                 ratio,
-                forgiven=min(s.uncertainty, cfg.min_spread)
-                if s.uncertainty <= cfg.max_relative_uncertainty * s.completed_after
-                else s.uncertainty,
+                forgiven=min(p.uncertainty, cfg.min_spread)
+                if p.uncertainty <= cfg.max_relative_uncertainty * p.time
+                else p.uncertainty,
             )
-            for s in kept
+            for p in kept
         )
-        return _Fit(base, ratio, self._bound([-d for d in deviations]), self._bound(deviations[::-1]))
+        above = self._bound(deviations[::-1])
+        # Late jobs are seen precisely, as the polls after the window thin out slowly; early
+        # ones only through the sparse polls before it, which hide how early they were. So the
+        # window never reaches less far below the line than above it.
+        below = max(above, self._bound([-d for d in deviations]))
+        return _Fit(base, ratio, below, above)
 
-    def _without_outliers(self, samples: list[Sample], base: float, ratio: float) -> list[Sample]:
+    def _without_outliers(self, points: list[_Point], base: float, ratio: float) -> list[_Point]:
         cfg = self.config
-        deviations = [abs(_deviation(s, base, ratio)) for s in samples]
-        limit = max(cfg.min_outlier_error, cfg.outlier_errors * statistics.median(deviations))
-        return [s for s, deviation in zip(samples, deviations, strict=True) if deviation <= limit]
+        deviations = [abs(p.deviation(base, ratio)) for p in points]
+        limit = max(cfg.min_outlier_error, cfg.outlier_errors * _median(deviations))
+        return [p for p, deviation in zip(points, deviations, strict=True) if deviation <= limit]
 
     def _bound(self, deviations: list[float]) -> float:
         """The window's relative half-width on one side, from the deviations, largest first.
@@ -275,30 +285,35 @@ class PollSchedule:
         learnt *= cfg.window_margin
         return (n * learnt + cfg.prior_weight * cfg.prior_relative_error) / (n + cfg.prior_weight)
 
-    def _line(self, samples: list[Sample]) -> tuple[float, float]:
+    def _line(self, points: list[_Point]) -> tuple[float, float]:
         """Weighted least squares (base, ratio), neither negative, the prior as two points.
 
         Each job weighs by its variance: relative noise, plus our uncertainty about its moment.
-        The prior's two points together weigh as much as `prior_weight` average jobs.
+        The prior's two points together weigh as `prior_weight` jobs known only to within the
+        prior's relative error, so a wrong prior gives way within a few jobs.
         """
         cfg = self.config
-        points = [(s.audio_seconds, s.completed_after, _weight(s)) for s in samples]
-        prior = cfg.prior_weight / 2 * (statistics.fmean(w for *_, w in points) if points else 1)
-        for audio in (0.0, cfg.prior_reference_seconds):
-            points.append((audio, self._prior_time(audio), prior))
-        total = sum(w for *_, w in points)
-        mean_audio = sum(w * d for d, _, w in points) / total
-        mean_time = sum(w * t for _, t, w in points) / total
-        spread = sum(w * (d - mean_audio) ** 2 for d, _, w in points)
-        if spread <= 0:
-            return mean_time, 0.0  # every job equally long: no slope to learn
-        ratio = sum(w * (d - mean_audio) * (t - mean_time) for d, t, w in points) / spread
+        sw = sd = st = sdd = sdt = 0.0
+        prior = [(0.0, self._prior_time(0.0)), (cfg.prior_reference_seconds, 0.0)]
+        prior[1] = (prior[1][0], self._prior_time(prior[1][0]))
+        weighted = [(p.audio, p.time, p.weight) for p in points] + [
+            (d, t, cfg.prior_weight / 2 / (cfg.prior_relative_error * t) ** 2) for d, t in prior
+        ]
+        for d, t, w in weighted:
+            sw += w
+            sd += w * d
+            st += w * t
+            sdd += w * d * d
+            sdt += w * d * t
+        spread = sw * sdd - sd * sd
+        if spread <= 1e-12 * sw * sdd:
+            return st / sw, 0.0  # every job equally long: no slope to learn
+        ratio = (sw * sdt - sd * st) / spread
         if ratio < 0:
-            return mean_time, 0.0  # longer jobs were not slower: no slope to learn
-        base = mean_time - ratio * mean_audio
+            return st / sw, 0.0  # longer jobs were not slower: no slope to learn
+        base = (st - ratio * sd) / sw
         if base < 0:
-            # Through the origin instead: no job takes less than nothing.
-            return 0.0, sum(w * d * t for d, t, w in points) / sum(w * d * d for d, _, w in points)
+            return 0.0, sdt / sdd  # through the origin instead: no job takes less than nothing
         return base, ratio
 
     def _prior_time(self, audio_seconds: float) -> float:
@@ -344,7 +359,9 @@ class PollSchedule:
         audio, completed_after, uncertainty = (float(v) for v in row)
         if plausible_duration(audio, self.config.max_audio_seconds) is None:
             return None
-        if not (0.0 < completed_after <= self.config.horizon and 0.0 <= uncertainty <= completed_after):
+        if not (
+            0.0 < completed_after <= self.config.horizon and 0.0 <= uncertainty <= completed_after
+        ):
             return None
         return Sample(audio, completed_after, uncertainty)
 
@@ -359,13 +376,33 @@ def plausible_duration(audio_seconds: float | None, longest: float) -> float | N
     return float(audio_seconds)
 
 
-def _weight(sample: Sample) -> float:
-    variance = (_RELATIVE_NOISE * sample.completed_after) ** 2 + sample.uncertainty**2 / 3
-    return 1.0 / max(variance, 1e-6)
+@dataclass(frozen=True, slots=True)
+class _Point:
+    """A sample as the fit uses it."""
+
+    audio: float
+    time: float
+    uncertainty: float
+    weight: float  # 1 / variance: the job's relative noise, plus our uncertainty of its moment
+
+    @classmethod
+    def of(cls, sample: Sample) -> _Point:
+        variance = (_RELATIVE_NOISE * sample.completed_after) ** 2 + sample.uncertainty**2 / 3
+        return cls(
+            sample.audio_seconds,
+            sample.completed_after,
+            sample.uncertainty,
+            1.0 / max(variance, 1e-6),
+        )
+
+    def deviation(self, base: float, ratio: float, forgiven: float = 0.0) -> float:
+        """The relative deviation from the line, less up to `forgiven` seconds of it."""
+        expected = max(1e-6, base + ratio * self.audio)
+        miss = self.time - expected
+        return math.copysign(max(0.0, abs(miss) - forgiven), miss) / expected
 
 
-def _deviation(sample: Sample, base: float, ratio: float, forgiven: float = 0.0) -> float:
-    """The job's relative deviation from the line, less up to `forgiven` seconds of it."""
-    expected = max(1e-6, base + ratio * sample.audio_seconds)
-    miss = sample.completed_after - expected
-    return math.copysign(max(0.0, abs(miss) - forgiven), miss) / expected
+def _median(values: list[float]) -> float:
+    ordered = sorted(values)
+    middle = len(ordered) // 2
+    return ordered[middle] if len(ordered) % 2 else (ordered[middle - 1] + ordered[middle]) / 2

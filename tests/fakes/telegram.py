@@ -1524,7 +1524,7 @@ class FakeTelegram:
     def _editable(self, params: _Params) -> ChatMessage:
         if params.get("inline_message_id") is not None:
             raise bad_request("inline messages are not supported by FakeTelegram")
-        chat = self._chat_param(params)
+        chat = self._chat_param(params, sending=True)  # Telegram answers 403 to edits too
         message = self._find(chat["id"], params.get_int("message_id"))
         if message is None:
             raise bad_request("message to edit not found")
