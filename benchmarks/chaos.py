@@ -7,6 +7,7 @@ bot, and afterwards reads what users saw from the fakes and the quota ledger fro
 SQLite file (read-only). It imports nothing from the bot.
 
     .venv/bin/python benchmarks/chaos.py [--small] [--scenario NAME ...] [--seed N] [--keep]
+                                         [--details] [--bot-root CHECKOUT]
 
 Scenarios (issue 9, item 7):
 
@@ -19,7 +20,7 @@ Scenarios (issue 9, item 7):
 - telegram-faults: getFile, the download, sendMessage and editMessageText answer 429 with
   retry_after and 502, drop the connection before or after acting, or answer late;
 - telegram-outage: once every note is uploaded, Telegram answers 502 to everything for 60 s
-  (6 s with --small) while the transcripts complete.
+  (10 s with --small) while the transcripts complete.
 
 Each run ends by itself: when every note is settled and the bot has made no request for a short
 while, when the bot has made no request at all for longer (it gave up), or at the scenario's
@@ -93,8 +94,12 @@ class Plan:
     hang_seconds: float = 5.0
     slow_seconds: float = 6.5  # a slow Telegram answer: beyond PTB's 5 s default read timeout
     outage: float = 0.0
-    settle_quiet: float = 1.5  # every note settled and no request for this long: done
-    give_up_idle: float = 12.0  # no request at all for this long: the bot stopped trying
+    # Every note settled and no request for this long: done. Longer than a first retry's
+    # backoff, so a duplicate that a pending retry is about to send is still seen.
+    settle_quiet: float = 2.5
+    # No request at all for this long: the bot stopped trying. Longer than the backoff a
+    # well-behaved bot may reach before the faults end (1 + 2 + 4 + 8 s: the next gap is 16 s).
+    give_up_idle: float = 20.0
     deadline: float = 60.0  # from the start of the scenario to the verdict
 
 
@@ -231,13 +236,16 @@ def _pinned(command: list[str]) -> list[str]:
     return command
 
 
-def bot_environment(urls: JSON, database: Path) -> dict[str, str]:
+def bot_environment(urls: JSON, database: Path, bot_root: Path = ROOT) -> dict[str, str]:
     """The bot's whole environment: the fakes, a fresh database, and no quota or flood limit
-    (the scenarios measure delivery, not refusals; the ledger is written all the same)."""
+    (the scenarios measure delivery, not refusals; the ledger is written all the same).
+
+    bot_root is the checkout whose `bot` package runs (another one to compare versions).
+    """
     return {
         "PATH": os.environ.get("PATH", "/usr/bin:/bin"),
         "HOME": os.environ.get("HOME", "/tmp"),
-        "PYTHONPATH": str(ROOT),
+        "PYTHONPATH": str(bot_root),
         "PTB_TIMEDELTA": "true",
         "TELEGRAM_BOT_TOKEN": urls["token"],
         "AIMLAPI_KEY": urls["api_key"],
@@ -441,7 +449,7 @@ SCENARIOS: dict[str, Scenario] = {
             drive_backlog_kill,
             {
                 "small": Plan(notes=40, users=20, kill_after=0.3, deadline=25),
-                "full": Plan(notes=300, users=30, kill_after=1.0, deadline=120),
+                "full": Plan(notes=300, users=30, kill_after=1.0, settle_quiet=5, deadline=120),
             },
         ),
         Scenario(
@@ -455,7 +463,7 @@ SCENARIOS: dict[str, Scenario] = {
                     stt_delays=(0.5, 2.5),
                     waves=3,
                     kills=(3, 3),
-                    kill_window=(0.3, 1.5),
+                    kill_window=(0.3, 1.2),
                     deadline=35,
                 ),
                 "full": Plan(
@@ -466,6 +474,7 @@ SCENARIOS: dict[str, Scenario] = {
                     kills=(3, 5),
                     kill_window=(1.0, 8.0),
                     give_up_idle=45,
+                    settle_quiet=5,
                     deadline=240,
                 ),
             },
@@ -475,7 +484,7 @@ SCENARIOS: dict[str, Scenario] = {
             "STT API: 5xx, 429, hangs, malformed JSON, 404, error status",
             drive_stt_storm,
             {
-                "small": Plan(notes=40, users=20, fault_seconds=6, hang_seconds=4, deadline=30),
+                "small": Plan(notes=40, users=20, fault_seconds=5, hang_seconds=4, deadline=30),
                 "full": Plan(
                     notes=300,
                     users=30,
@@ -483,6 +492,7 @@ SCENARIOS: dict[str, Scenario] = {
                     fault_seconds=60,
                     hang_seconds=30,
                     give_up_idle=45,
+                    settle_quiet=5,
                     deadline=240,
                 ),
             },
@@ -493,8 +503,15 @@ SCENARIOS: dict[str, Scenario] = {
             "Telegram: 429, 502, drops before/after acting, slow answers",
             drive_telegram_faults,
             {
-                "small": Plan(notes=40, users=20, fault_seconds=6, deadline=30),
-                "full": Plan(notes=300, users=30, fault_seconds=60, give_up_idle=45, deadline=240),
+                "small": Plan(notes=40, users=20, fault_seconds=5, deadline=30),
+                "full": Plan(
+                    notes=300,
+                    users=30,
+                    fault_seconds=60,
+                    give_up_idle=45,
+                    settle_quiet=5,
+                    deadline=240,
+                ),
             },
         ),
         Scenario(
@@ -502,13 +519,14 @@ SCENARIOS: dict[str, Scenario] = {
             "Telegram answers 502 to everything while transcripts complete",
             drive_telegram_outage,
             {
-                "small": Plan(notes=30, users=15, stt_delays=(1.0, 3.0), outage=6, deadline=30),
+                "small": Plan(notes=20, users=10, stt_delays=(0.5, 1.5), outage=10, deadline=40),
                 "full": Plan(
                     notes=60,
                     users=12,
                     stt_delays=(2.0, 10.0),
                     outage=60,
                     give_up_idle=45,
+                    settle_quiet=5,
                     deadline=200,
                 ),
             },
@@ -718,7 +736,7 @@ def ledger_verdicts(
 
 
 async def run_scenario(
-    scenario: Scenario, size: Size, *, seed: int, workdir: Path
+    scenario: Scenario, size: Size, *, seed: int, workdir: Path, bot_root: Path = ROOT
 ) -> ScenarioResult:
     """Run one scenario end to end in `workdir` (its database and logs stay there)."""
     plan = scenario.plans[size]
@@ -727,7 +745,7 @@ async def run_scenario(
     bot_log = workdir / "bot.log"
     fakes = FakesProcess(seed, workdir / "fakes.log")
     urls = await fakes.start()
-    bot = BotProcess(bot_environment(urls, database), workdir, bot_log)
+    bot = BotProcess(bot_environment(urls, database, bot_root), workdir, bot_log)
     run = ChaosRun(plan, fakes, bot, random.Random(f"{scenario.name}:{seed}"))
     try:
         try:
@@ -872,10 +890,14 @@ def _percent(part: int, whole: int) -> str:
     return f"{100 * part / whole:.0f}%" if whole else "-"
 
 
-async def run_all(names: list[str], size: Size, seed: int, root: Path) -> list[ScenarioResult]:
+async def run_all(
+    names: list[str], size: Size, seed: int, root: Path, bot_root: Path
+) -> list[ScenarioResult]:
     results = []
     for name in names:
-        result = await run_scenario(SCENARIOS[name], size, seed=seed, workdir=root / name)
+        result = await run_scenario(
+            SCENARIOS[name], size, seed=seed, workdir=root / name, bot_root=bot_root
+        )
         print(
             f"{name}: {result.exactly_once}/{result.notes} exactly once, "
             f"{result.never} never, {result.more} more ({result.ended})",
@@ -895,12 +917,18 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--seed", type=int, default=1)
     parser.add_argument("--keep", action="store_true", help="keep databases and logs")
     parser.add_argument("--details", action="store_true", help="list every note gone wrong")
+    parser.add_argument(
+        "--bot-root",
+        type=Path,
+        default=ROOT,
+        help="run the bot package of this checkout (e.g. an older commit, to compare)",
+    )
     args = parser.parse_args(argv)
     size: Size = "small" if args.small else "full"
     names = args.scenario or list(SCENARIOS)
     root = Path(tempfile.mkdtemp(prefix="chaos-"))
     try:
-        results = asyncio.run(run_all(names, size, args.seed, root))
+        results = asyncio.run(run_all(names, size, args.seed, root, args.bot_root.resolve()))
     finally:
         if args.keep:
             print(f"databases and logs kept in {root}", file=sys.stderr)

@@ -1,14 +1,20 @@
 """How long after the STT API has a result does the transcript reach Telegram?
 
-Runs two real bots side by side in one process, each against its own fake Bot API and fake AIML
-API over HTTP on 127.0.0.1: one with our adaptive poll schedule, one polling every 10 s like the
-seed client. Both get the same jobs; each job's processing time is `0.8 + 0.25 * audio seconds`
-with +-jitter, which spans 1-60 s. A warm-up wave lets the adaptive schedule learn, then a
-measured wave runs. Reported per bot: the delay from the moment the fake API's job completed to
-the moment the bot's editMessageText with the transcript arrived at the fake Telegram, the
-share of that delay after the completed poll (our own processing), and polls per job.
+Runs the real bot against its own fake Bot API and fake AIML API over HTTP on 127.0.0.1. Each
+job's processing time is `0.8 + 0.25 * audio seconds` with +-jitter, the jobs of a wave spread
+evenly over 1-60 s of processing and all sent at once. Three waves per run, each measured:
 
-    .venv/bin/python benchmarks/poll_latency.py [--jobs 40] [--jitter 0.05] [--seed 1]
+- cold: a fresh bot whose schedule has learnt nothing;
+- warm: the same bot, right after the cold wave;
+- restart: a new bot (new runtime, new schedule) on the same SQLite file, its schedule restored
+  from the state the first bot saved there at shutdown.
+
+Reported per jitter and wave, the median of the runs: the median and p90 delay from the moment
+the fake API's job completed to the moment the bot's editMessageText with the transcript
+arrived at the fake Telegram, polls per job, and the polls of the longest (60 s) job.
+`--seed-client` adds a lane that polls every 10 s like the seed client, for comparison.
+
+    .venv/bin/python benchmarks/poll_latency.py [--jobs 40] [--runs 3] [--jitter 0.05 0.15]
 """
 
 from __future__ import annotations
@@ -29,14 +35,18 @@ sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
 
 from bot.app import BotRuntime
 from bot.config.settings import Settings
+from bot.pipeline.schedule_memory import ScheduleMemory
 from bot.stt.aiml_backend import PollPlanner
 from bot.stt.schedule import PollSchedule
+from storage.db import Database
+from storage.schedule_state import ScheduleStateRepository
 from tests.fakes.stt import FakeStt, Upload
 from tests.fakes.telegram import FakeTelegram
 
 TOKEN = "123456789:AAHdqTcvCH1vGWJxfSeofSAs0K5PALDsaw1"
 KEY = "bench-key-0123456789"
 BASE, RATIO = 0.8, 0.25
+PHASES = ("cold", "warm", "restart")
 
 
 class SeedPlanner:
@@ -49,7 +59,13 @@ class SeedPlanner:
         while True:
             yield 10.0
 
-    def observe(self, model: str, audio_seconds: float | None, completed_after: float) -> None:
+    def observe(
+        self,
+        model: str,
+        audio_seconds: float | None,
+        completed_after: float,
+        uncertainty: float = 0.0,
+    ) -> None:
         return None
 
 
@@ -67,54 +83,47 @@ class JobSpec:
 @dataclass
 class Outcome:
     latency: float
-    after_poll: float
     polls: int
     processing: float
 
 
-class Lane:
-    """One bot with its own pair of fakes."""
+@dataclass(frozen=True)
+class Summary:
+    median_ms: float
+    p90_ms: float
+    polls: float
+    longest_polls: int
 
-    def __init__(self, name: str, planner: PollPlanner, workdir: Path) -> None:
-        self.name = name
-        self.planner = planner
-        self.workdir = workdir
+    @classmethod
+    def of(cls, outcomes: list[Outcome]) -> Summary:
+        latencies = sorted(o.latency * 1000 for o in outcomes)
+        return cls(
+            statistics.median(latencies),
+            latencies[int(0.9 * (len(latencies) - 1))],
+            statistics.fmean(o.polls for o in outcomes),
+            max(outcomes, key=lambda o: o.processing).polls,
+        )
+
+
+class Fakes:
+    """A fake Bot API and a fake AIML API whose jobs take what each payload says."""
+
+    def __init__(self) -> None:
         self.telegram = FakeTelegram(TOKEN)
         self.stt = FakeStt(api_key=KEY)
         self.processing: dict[bytes, float] = {}
         self.stt.delay = self._delay
         self.stt.transcript = "benchmark transcript"
-        self.runtime: BotRuntime | None = None
 
     def _delay(self, upload: Upload) -> float:
         return self.processing[bytes(upload.data or b"")]
 
-    async def __aenter__(self) -> Lane:
+    async def __aenter__(self) -> Fakes:
         await self.telegram.start()
         await self.stt.start()
-        settings = Settings.from_env(
-            {
-                "TELEGRAM_BOT_TOKEN": TOKEN,
-                "AIMLAPI_KEY": KEY,
-                "AIMLAPI_BASE_URL": self.stt.url,
-                "TELEGRAM_API_URL": self.telegram.url,
-                "DATABASE_PATH": str(self.workdir / f"{self.name}.sqlite3"),
-                "LOG_LEVEL": "WARNING",
-                "MAX_JOBS_PER_MINUTE": "1000",
-                "MAX_JOBS_IN_FLIGHT": "1000",
-                "QUOTA_DAILY_SECONDS": "0",
-                "QUOTA_MONTHLY_SECONDS": "0",
-            },
-            dotenv=None,
-            local_engine_available=lambda: False,
-        )
-        self.runtime = BotRuntime(settings, schedule=self.planner)
-        await self.runtime.__aenter__()
         return self
 
     async def __aexit__(self, *exc: object) -> None:
-        assert self.runtime is not None
-        await self.runtime.__aexit__(None, None, None)
         await self.stt.close()
         await self.telegram.stop()
 
@@ -127,7 +136,7 @@ class Lane:
             return self.telegram.bot_texts(job.chat_id) == [self.stt.transcript]
 
         await self.telegram.wait_for(
-            lambda: all(delivered(job) for job in jobs), timeout=240, what="all transcripts"
+            lambda: all(delivered(job) for job in jobs), timeout=300, what="all transcripts"
         )
         return [self._outcome(job) for job in jobs]
 
@@ -143,72 +152,155 @@ class Lane:
             for gid, stt_job in self.stt.jobs.items()
             if bytes(stt_job.upload.data or b"") == job.payload
         )
-        last_poll = max(
-            request.at
-            for request in self.stt.requests_to("fetch")
-            if request.generation_id == generation_id
-        )
-        completed = self.stt.completed_at(generation_id)
         return Outcome(
-            latency=edit.time - completed,
-            after_poll=edit.time - last_poll,
+            latency=edit.time - self.stt.completed_at(generation_id),
             polls=self.stt.jobs[generation_id].polls,
             processing=job.processing,
         )
 
 
+class Bot:
+    """One run of the real bot: `async with Bot(...)` starts it, leaving stops it."""
+
+    def __init__(self, fakes: Fakes, planner: PollPlanner, database: Path) -> None:
+        settings = Settings.from_env(
+            {
+                "TELEGRAM_BOT_TOKEN": TOKEN,
+                "AIMLAPI_KEY": KEY,
+                "AIMLAPI_BASE_URL": fakes.stt.url,
+                "TELEGRAM_API_URL": fakes.telegram.url,
+                "DATABASE_PATH": str(database),
+                "LOG_LEVEL": "WARNING",
+                "MAX_JOBS_PER_MINUTE": "1000",
+                "MAX_JOBS_IN_FLIGHT": "1000",
+                "QUOTA_DAILY_SECONDS": "0",
+                "QUOTA_MONTHLY_SECONDS": "0",
+            },
+            dotenv=None,
+            local_engine_available=lambda: False,
+        )
+        self.runtime = BotRuntime(settings, schedule=planner)
+
+    async def __aenter__(self) -> Bot:
+        await self.runtime.__aenter__()
+        return self
+
+    async def __aexit__(self, *exc: object) -> None:
+        await self.runtime.__aexit__(None, None, None)
+
+
+async def remember(schedule: PollSchedule, database: Path, *, save: bool) -> None:
+    """What the bot does at shutdown (save) and at start (restore), on its SQLite file."""
+    db = await Database.open(database)
+    try:
+        memory = ScheduleMemory(schedule, ScheduleStateRepository(db))
+        await (memory.save() if save else memory.restore())
+    finally:
+        await db.close()
+
+
 def make_jobs(
-    count: int, first_chat: int, low: float, high: float, jitter: float, rng: random.Random
+    count: int, first_chat: int, jitter: float, rng: random.Random, longest: float = 60.0
 ) -> list[JobSpec]:
     jobs = []
     for index in range(count):
-        # Spread evenly over [low, high], the last job exactly `high`: the slowest case.
-        target = high if index == count - 1 else low + (high - low) * index / max(1, count - 1)
+        # Spread evenly over 1-60 s of processing, the last job exactly 60 s: the slowest case.
+        target = 1.0 + (longest - 1.0) * index / max(1, count - 1)
         audio = max(1, round((target - BASE) / RATIO))
         processing = (BASE + RATIO * audio) * (1 + rng.uniform(-jitter, jitter))
         jobs.append(JobSpec(first_chat + index, audio, processing))
     return jobs
 
 
-def summarise(name: str, outcomes: list[Outcome]) -> str:
-    latencies = sorted(o.latency * 1000 for o in outcomes)
-    after = sorted(o.after_poll * 1000 for o in outcomes)
-    longest = max(outcomes, key=lambda o: o.processing)
-    p90 = latencies[int(0.9 * (len(latencies) - 1))]
+async def one_run(
+    jitter: float, seed: int, count: int, longest: float, workdir: Path
+) -> dict[str, Summary]:
+    """Cold, warm and restart waves of the adaptive bot, on one SQLite file."""
+    rng = random.Random(seed)
+    database = workdir / f"bot-{jitter}-{seed}.sqlite3"
+    results: dict[str, Summary] = {}
+    async with Fakes() as fakes:
+        schedule = PollSchedule()
+        async with Bot(fakes, schedule, database):
+            for wave, phase in enumerate(("cold", "warm")):
+                jobs = make_jobs(count, 10_000 * (wave + 1), jitter, rng, longest)
+                results[phase] = Summary.of(await fakes.run(jobs))
+        await remember(schedule, database, save=True)
+        restarted = PollSchedule()
+        await remember(restarted, database, save=False)
+        async with Bot(fakes, restarted, database):
+            jobs = make_jobs(count, 30_000, jitter, rng, longest)
+            results["restart"] = Summary.of(await fakes.run(jobs))
+    return results
+
+
+async def seed_client_run(
+    jitter: float, seed: int, count: int, longest: float, workdir: Path
+) -> Summary:
+    async with Fakes() as fakes, Bot(fakes, SeedPlanner(), workdir / f"seed-{jitter}-{seed}.db"):
+        jobs = make_jobs(count, 10_000, jitter, random.Random(seed), longest)
+        return Summary.of(await fakes.run(jobs))
+
+
+def row(label: str, phase: str, runs: list[Summary]) -> str:
+    def median(values: list[float]) -> float:
+        return statistics.median(values)
+
+    longest = [r.longest_polls for r in runs]
     return (
-        f"{name:>9} | {statistics.median(latencies):8.0f} | {p90:8.0f} | {max(latencies):8.0f} | "
-        f"{statistics.median(after):10.1f} | {statistics.fmean(o.polls for o in outcomes):6.1f} | "
-        f"{longest.polls:3d} polls for {longest.processing:4.1f} s"
+        f"{label:>6} | {phase:<11} | {median([r.median_ms for r in runs]):9.0f} | "
+        f"{median([r.p90_ms for r in runs]):6.0f} | {median([r.polls for r in runs]):9.1f} | "
+        f"{max(longest):>3} (runs: {', '.join(map(str, longest))})"
+        f" | medians: {', '.join(f'{r.median_ms:.0f}' for r in runs)}"
     )
 
 
 async def main() -> None:
-    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
-    parser.add_argument("--jobs", type=int, default=40)
-    parser.add_argument("--jitter", type=float, default=0.05)
+    parser = argparse.ArgumentParser(description=(__doc__ or "").splitlines()[0])
+    parser.add_argument("--jobs", type=int, default=40, help="jobs per wave")
+    parser.add_argument("--runs", type=int, default=3, help="runs per jitter; medians reported")
+    parser.add_argument("--jitter", type=float, nargs="+", default=[0.05, 0.15])
     parser.add_argument("--seed", type=int, default=1)
+    parser.add_argument("--longest", type=float, default=60.0, help="seconds of the longest job")
+    parser.add_argument("--seed-client", action="store_true", help="add a 10 s polling lane")
+    parser.add_argument(
+        "--sequential", action="store_true", help="one run at a time (default: all at once)"
+    )
     args = parser.parse_args()
-    rng = random.Random(args.seed)
-    warmup = make_jobs(12, 10_000, 1.0, 16.0, args.jitter, rng)
-    measured = make_jobs(args.jobs, 20_000, 1.0, 60.0, args.jitter, rng)
-    with tempfile.TemporaryDirectory() as workdir:
-        async with (
-            Lane("adaptive", PollSchedule(), Path(workdir)) as adaptive,
-            Lane("seed-10s", SeedPlanner(), Path(workdir)) as seed,
-        ):
-            await asyncio.gather(adaptive.run(warmup), seed.run(warmup))
-            results = await asyncio.gather(adaptive.run(measured), seed.run(measured))
+
+    with tempfile.TemporaryDirectory() as tmp:
+        workdir = Path(tmp)
+        runs = [(jitter, args.seed + run) for jitter in args.jitter for run in range(args.runs)]
+        adaptive = [
+            one_run(jitter, seed, args.jobs, args.longest, workdir) for jitter, seed in runs
+        ]
+        seed_client = (
+            [seed_client_run(j, s, args.jobs, args.longest, workdir) for j, s in runs]
+            if args.seed_client
+            else []
+        )
+        if args.sequential:
+            results = [await run for run in adaptive]
+            seeded = [await run for run in seed_client]
+        else:
+            results, seeded = await asyncio.gather(
+                asyncio.gather(*adaptive), asyncio.gather(*seed_client)
+            )
+
     print(
-        f"{args.jobs} jobs of 1-60 s processing, jitter +-{args.jitter:.0%}, after a "
-        f"12-job warm-up; latency = transcript edit at Telegram - job completed at the API"
+        f"{args.jobs} jobs of 1-{args.longest:.0f} s processing per wave, sent at once; "
+        "latency = transcript edit at Telegram - job completed at the API; "
+        f"median of {args.runs} runs"
     )
-    print("     bot   | median ms |  p90 ms  |  max ms  | after poll | polls | longest job")
-    for lane, outcomes in zip(("adaptive", "seed-10s"), results, strict=True):
-        print(summarise(lane, outcomes))
-    ratio = statistics.median(o.latency for o in results[1]) / statistics.median(
-        o.latency for o in results[0]
-    )
-    print(f"median latency ratio seed/adaptive: {ratio:.1f}x")
+    print("jitter | wave        | median ms | p90 ms | polls/job | polls of the longest job")
+    for jitter in args.jitter:
+        mine = [r for (j, _), r in zip(runs, results, strict=True) if j == jitter]
+        label = f"+-{jitter:.0%}"
+        for phase in PHASES:
+            print(row(label, phase, [r[phase] for r in mine]))
+        if args.seed_client:
+            theirs = [r for (j, _), r in zip(runs, seeded, strict=True) if j == jitter]
+            print(row(label, "seed 10 s", theirs))
 
 
 if __name__ == "__main__":

@@ -3,9 +3,9 @@ from __future__ import annotations
 import pytest
 
 from bot.policy.preferences import Choice, OutputOptions
-from bot.presentation import keyboards, texts
+from bot.presentation import keyboards, replies, texts
+from bot.presentation.keyboards import Buttons
 from bot.stt.catalogue import FAMILY_BLURBS, aiml_models, get_model, local_models
-from bot.telegram.gateway import Buttons
 
 AIML = aiml_models()
 
@@ -71,6 +71,16 @@ def test_redo_buttons_parse_and_legacy_again_buttons_still_do() -> None:
     assert keyboards.parse_redo_button("again:12") == 12  # sent before the rename
     assert keyboards.parse_redo_button("again:12x") is None
     assert keyboards.parse_redo_button("redo:12:aai/slam-1") is None  # a choice, not the button
+
+
+def test_a_model_is_named_the_same_in_every_menu_and_reply() -> None:
+    spec = get_model("#g1_whisper-large")
+    label = replies.model_label(spec)
+    assert label == "Whisper Large (#g1_whisper-large)"
+    current = choice("#g1_whisper-large")
+    assert label in keyboards.model_menu(AIML, current).text
+    assert label in keyboards.settings_menu(AIML, current).text
+    assert keyboards.model_set_text(current).startswith(texts.MODEL_SET.format(model=label))
 
 
 def test_find_offered_ignores_case_but_not_unknown_ids() -> None:

@@ -77,3 +77,13 @@ def test_a_forbidden_import_breaks_the_build(
     broken = broken_section(result)
     assert broken_rule in broken
     assert module.removesuffix(".py").replace("/", ".") in broken
+
+
+def test_a_module_without_a_place_in_the_layers_breaks_the_build(tmp_path: Path) -> None:
+    tree = tree_copy(tmp_path)
+    (tree / "bot" / "misc.py").write_text('"""Somewhere to put things."""\n')
+    result = lint_imports(tree)
+    assert result.returncode == 1, result.stdout + result.stderr
+    broken = broken_section(result)
+    assert "Every part of bot/ has its place" in broken
+    assert "bot.misc" in broken

@@ -101,7 +101,7 @@ def polls_until(schedule: PollSchedule, audio: float, took: float) -> int:
 
 
 @pytest.mark.parametrize("learnt", [False, True], ids=["cold", "learnt"])
-@pytest.mark.parametrize("declared", ABSURD_DURATIONS + [1, 30, 600], ids=repr)
+@pytest.mark.parametrize("declared", [*ABSURD_DURATIONS, 1, 30, 600], ids=repr)
 def test_no_poll_gap_exceeds_the_cap_whatever_the_declared_duration(
     declared: float | None, learnt: bool
 ) -> None:
@@ -115,7 +115,7 @@ def test_no_poll_gap_exceeds_the_cap_whatever_the_declared_duration(
     assert sum(delays) > cfg.horizon - CAP
 
 
-@pytest.mark.parametrize("declared", ABSURD_DURATIONS + [30], ids=repr)
+@pytest.mark.parametrize("declared", [*ABSURD_DURATIONS, 30], ids=repr)
 @pytest.mark.parametrize("elapsed", [0.001, 7.0, 100.0, 899.0])
 def test_a_resumed_job_is_polled_at_least_every_cap_too(
     declared: float | None, elapsed: float
@@ -242,7 +242,10 @@ def test_lying_durations_are_left_out_of_learning() -> None:
         schedule.observe("m", 1, 50.0, 0.1)  # claims a second, took 50 s
         schedule.observe("m", 0, 30.0, 0.1)
     for audio in (10, 100, 200):
-        assert schedule.predict("m", audio) == pytest.approx(honest.predict("m", audio), rel=0.05)
+        expected, spread = schedule.predict("m", audio)
+        assert expected == pytest.approx(honest.predict("m", audio)[0], rel=0.02)
+        # Still the narrow window of a +-5 % model: the liars did not widen it.
+        assert spread < 0.1 * expected + schedule.config.min_spread
 
 
 @pytest.mark.parametrize(
@@ -285,14 +288,20 @@ def test_snapshot_and_restore_round_trip_through_json() -> None:
     schedule = trained(0.15)
     schedule.observe("other", 12, 4.0, 0.1)
     snapshot = schedule.snapshot()
-    restored = PollSchedule()
-    assert restored.restore(json.loads(json.dumps(snapshot, allow_nan=False))) == 61
+    text = json.dumps(snapshot, allow_nan=False)
+    restored, again = PollSchedule(), PollSchedule()
+    assert restored.restore(json.loads(text)) == 61
+    assert again.restore(json.loads(text)) == 61
     assert restored.snapshot() == snapshot
     for model, audio in itertools.product(("m", "other", "unseen"), (None, 1, 30, 240)):
-        assert restored.window("m", audio) == schedule.window("m", audio)
+        window = restored.window(model, audio)
+        assert window == again.window(model, audio)
         assert list(itertools.islice(restored.poll_times(model, audio), 20)) == list(
-            itertools.islice(schedule.poll_times(model, audio), 20)
+            itertools.islice(again.poll_times(model, audio), 20)
         )
+        # The original refits only every few jobs, so it may lag a job or two behind.
+        original = schedule.window(model, audio)
+        assert (window.start, window.end) == pytest.approx((original.start, original.end), rel=0.03)
 
 
 def test_restore_replaces_what_was_learnt() -> None:

@@ -1,0 +1,146 @@
+"""python-telegram-bot's transport over aiohttp (a `telegram.request.BaseRequest`).
+
+PTB's own transport, `HTTPXRequest`, spends most of the bot's CPU per Bot API call in httpx,
+httpcore, anyio and h11; aiohttp, which every other HTTP call of the bot already uses, does the
+same work for less (benchmarks/load.py measures both). The wire format is HTTPXRequest's: form
+fields, JSON-encoded the way PTB encodes them, urlencoded, or multipart when files go up.
+
+Failures keep the contract bot/telegram/outcomes.py reads: a timeout raises `TimedOut`, any other
+transport failure `NetworkError`, each `from` the aiohttp exception, whose type tells whether the
+request could have reached the server (a connection that never opened could not).
+
+Timeouts map onto aiohttp's as closely as it allows:
+
+- connect: `sock_connect`, opening one connection;
+- pool: waiting for a free connection; aiohttp bounds the wait and the connect together
+  (`connect`), so that bound is their sum;
+- read: `sock_read`, the longest silence while the answer comes in; it starts once the request is
+  written whole;
+- write: aiohttp has none of its own. A request carrying files is bounded as a whole by the sum
+  of all four, so a peer that stops reading an upload cannot hang it; other requests are a few
+  kilobytes, which the socket buffer takes at once.
+"""
+
+from __future__ import annotations
+
+from typing import Any
+
+import aiohttp
+from telegram._utils.defaultvalue import DefaultValue
+from telegram._utils.types import ODVInput
+from telegram.error import NetworkError, TimedOut
+from telegram.request import BaseRequest, RequestData
+
+_FORM = "application/x-www-form-urlencoded"
+
+
+def _pick(value: ODVInput[float], default: float | None) -> float | None:
+    return default if isinstance(value, DefaultValue) else value
+
+
+def _sum(*parts: float | None) -> float | None:
+    """The sum of the bounds; None (no bound) when any of them is unbounded."""
+    total = 0.0
+    for part in parts:
+        if part is None:
+            return None
+        total += part
+    return total
+
+
+class AiohttpRequest(BaseRequest):
+    """One aiohttp session with a pool of `connection_pool_size` connections."""
+
+    __slots__ = (
+        "_connect_timeout",
+        "_media_write_timeout",
+        "_pool_size",
+        "_pool_timeout",
+        "_read_timeout",
+        "_session",
+        "_write_timeout",
+    )
+
+    def __init__(
+        self,
+        connection_pool_size: int = 256,
+        read_timeout: float | None = 5.0,
+        write_timeout: float | None = 5.0,
+        connect_timeout: float | None = 5.0,
+        pool_timeout: float | None = 1.0,
+        media_write_timeout: float | None = 20.0,
+    ) -> None:
+        self._pool_size = connection_pool_size
+        self._read_timeout = read_timeout
+        self._write_timeout = write_timeout
+        self._connect_timeout = connect_timeout
+        self._pool_timeout = pool_timeout
+        self._media_write_timeout = media_write_timeout
+        self._session: aiohttp.ClientSession | None = None
+
+    @property
+    def read_timeout(self) -> float | None:
+        return self._read_timeout
+
+    async def initialize(self) -> None:
+        if self._session is None or self._session.closed:
+            self._session = aiohttp.ClientSession(
+                connector=aiohttp.TCPConnector(limit=self._pool_size),
+                headers={"User-Agent": self.USER_AGENT},
+                # Telegram's answers are JSON or file bytes: nothing to decompress, no cookies.
+                auto_decompress=False,
+                cookie_jar=aiohttp.DummyCookieJar(),
+            )
+
+    async def shutdown(self) -> None:
+        if self._session is not None and not self._session.closed:
+            await self._session.close()
+
+    async def do_request(
+        self,
+        url: str,
+        method: str,
+        request_data: RequestData | None = None,
+        read_timeout: ODVInput[float] = BaseRequest.DEFAULT_NONE,
+        write_timeout: ODVInput[float] = BaseRequest.DEFAULT_NONE,
+        connect_timeout: ODVInput[float] = BaseRequest.DEFAULT_NONE,
+        pool_timeout: ODVInput[float] = BaseRequest.DEFAULT_NONE,
+    ) -> tuple[int, bytes]:
+        session = self._session
+        if session is None or session.closed:
+            raise RuntimeError("This AiohttpRequest is not initialized!")
+        files = request_data.multipart_data if request_data else None
+        read = _pick(read_timeout, self._read_timeout)
+        connect = _pick(connect_timeout, self._connect_timeout)
+        pool = _pick(pool_timeout, self._pool_timeout)
+        write = _pick(write_timeout, self._media_write_timeout if files else self._write_timeout)
+        timeout = aiohttp.ClientTimeout(
+            total=_sum(connect, pool, write, read) if files else None,
+            connect=_sum(connect, pool),
+            sock_connect=connect,
+            sock_read=read,
+        )
+        options: dict[str, Any] = {"timeout": timeout}
+        if request_data is not None:
+            if files:
+                options["data"] = _multipart(request_data)
+            else:
+                options["data"] = request_data.url_encoded_parameters().encode()
+                options["headers"] = {"Content-Type": _FORM}
+        try:
+            async with session.request(method, url, **options) as response:
+                return response.status, await response.read()
+        except TimeoutError as error:
+            # aiohttp's own timeouts are TimeoutErrors too (ServerTimeoutError and its kinds).
+            raise TimedOut from error
+        except aiohttp.ClientError as error:
+            raise NetworkError(f"aiohttp.{type(error).__name__}: {error}") from error
+
+
+def _multipart(request_data: RequestData) -> aiohttp.FormData:
+    form = aiohttp.FormData(quote_fields=False)
+    for name, value in request_data.json_parameters.items():
+        form.add_field(name, value)
+    for name, (filename, content, mime_type) in request_data.multipart_data.items():
+        form.add_field(name, content, filename=filename, content_type=mime_type)
+    return form
