@@ -14,11 +14,13 @@ Scenarios (issue 9, item 7):
 - backlog-kill: every note waits in getUpdates before the bot starts; SIGKILL shortly after
   the bot's first batch, then a restart;
 - random-kills: notes from many users arrive in waves while 3-5 SIGKILLs land at random moments,
-  against an API that takes 2-20 s per note;
+  against an API that takes 2-20 s per note; a tenth of the notes have transcripts long enough
+  for two messages or a file;
 - stt-storm: the STT API answers 5xx, 429 with Retry-After, hangs, malformed JSON, 404, and
   fails some generations with the `error` status;
-- telegram-faults: getFile, the download, sendMessage and editMessageText answer 429 with
-  retry_after and 502, drop the connection before or after acting, or answer late;
+- telegram-faults: getFile, the download, sendMessage, editMessageText and sendDocument answer
+  429 with retry_after and 502, drop the connection before or after acting, or answer 6.5 s late
+  (past python-telegram-bot's default read timeout); some transcripts are long, as above;
 - telegram-outage: once every note is uploaded, Telegram answers 502 to everything for 60 s
   (10 s with --small) while the transcripts complete.
 
@@ -28,14 +30,16 @@ deadline. Then the bot gets SIGTERM and the verdict is taken.
 
 What the columns count, per note (see `classify`):
 
-- once: exactly one bot message shows the note's transcript (its text, or the text of a file
-  the bot sent), and it replies to the note. A status message edited into the transcript is that
-  message. In stt-storm, a note whose every generation the API failed with the `error` status
-  may instead get exactly one failure notice and no transcript: that is the right answer there,
-  and such notes are also counted in "failed ok".
-- never: no bot message shows the transcript (a failure notice, a status message left behind,
-  or nothing), or the one that does is not a reply to the note.
-- more: two or more bot messages show the transcript.
+- once: every word of the note's transcript is shown exactly once, by bot messages that reply
+  to the note: one message (a status message edited into the transcript is that message), the
+  parts of a long transcript, or a file the bot sent. In stt-storm, a note whose every
+  generation the API failed with the `error` status may instead get exactly one failure notice
+  and no transcript: that is the right answer there, and such notes are also counted in
+  "failed ok".
+- never: some word is not shown (a failure notice, a status message left behind, nothing, or a
+  transcript cut short), or a message that shows it is not a reply to the note.
+- more: some word of the transcript is shown twice or more (a whole transcript twice, one part
+  of it twice, the text and a file with the same text).
 - extra status: replies to a note that do not show its transcript and are not its one right
   companion (the failure notice of a "failed ok" note, the status message that points to a
   transcript sent as a file), plus bot messages in the users' chats that reply to no note.
@@ -56,6 +60,7 @@ import sqlite3
 import sys
 import tempfile
 import time
+from collections import Counter
 from collections.abc import Awaitable, Callable
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -66,7 +71,7 @@ import aiohttp
 ROOT = Path(__file__).resolve().parent.parent
 sys.path.insert(0, str(ROOT))
 
-from tests.fakes.notes import Note, carries  # noqa: E402
+from tests.fakes.notes import Note, carries, words_shown  # noqa: E402
 from tests.fakes.serve import STATUS_TEXT  # noqa: E402
 
 JSON = dict[str, Any]
@@ -87,6 +92,11 @@ class Plan:
     durations: tuple[int, int] = (1, 5)  # declared seconds per note, inclusive
     stt_delays: tuple[float, float] = (0.2, 1.0)  # the fake API's processing time per note
     waves: int = 1  # notes arrive in this many equal waves, one before each kill
+    # This share of the notes is long: `long_seconds`, words padded to one of
+    # `long_word_chars`, so the transcript fills two messages (6000 chars) or a file (10000).
+    long_share: float = 0.0
+    long_seconds: int = 20
+    long_word_chars: tuple[int, ...] = (150, 250)
     kill_after: float = 0.5  # backlog-kill: after the first batch of updates reached the bot
     kills: tuple[int, int] = (0, 0)  # random-kills: how many, inclusive
     kill_window: tuple[float, float] = (0.5, 3.0)  # after the bot polls again
@@ -293,6 +303,11 @@ class ChaosRun:
                 "users": plan.users,
                 "durations": list(plan.durations),
                 "stt_delays": list(plan.stt_delays),
+                "long": {
+                    "share": plan.long_share,
+                    "seconds": plan.long_seconds,
+                    "word_chars": list(plan.long_word_chars),
+                },
             },
         )
         pushed = [Note.from_json(item) for item in answer["notes"]]
@@ -397,7 +412,7 @@ async def drive_telegram_faults(run: ChaosRun) -> None:
     plan = run.plan
     rates = [
         {"method": method, **fault}
-        for method in ("getFile", "fileDownload", "sendMessage", "editMessageText")
+        for method in ("getFile", "fileDownload", "sendMessage", "editMessageText", "sendDocument")
         for fault in (
             {"kind": "429", "probability": 0.06, "retry_after": 1},
             {"kind": "5xx", "probability": 0.06, "status": 502},
@@ -464,6 +479,7 @@ SCENARIOS: dict[str, Scenario] = {
                     waves=3,
                     kills=(3, 3),
                     kill_window=(0.3, 1.2),
+                    long_share=0.1,
                     deadline=35,
                 ),
                 "full": Plan(
@@ -472,6 +488,7 @@ SCENARIOS: dict[str, Scenario] = {
                     stt_delays=(2.0, 20.0),
                     waves=4,
                     kills=(3, 5),
+                    long_share=0.1,
                     kill_window=(1.0, 8.0),
                     give_up_idle=45,
                     settle_quiet=5,
@@ -503,11 +520,12 @@ SCENARIOS: dict[str, Scenario] = {
             "Telegram: 429, 502, drops before/after acting, slow answers",
             drive_telegram_faults,
             {
-                "small": Plan(notes=40, users=20, fault_seconds=5, deadline=30),
+                "small": Plan(notes=40, users=20, fault_seconds=5, long_share=0.15, deadline=30),
                 "full": Plan(
                     notes=300,
                     users=30,
                     fault_seconds=60,
+                    long_share=0.1,
                     give_up_idle=45,
                     settle_quiet=5,
                     deadline=240,
@@ -652,10 +670,20 @@ def classify(
 ) -> tuple[Verdict, tuple[int, ...], tuple[str, ...], int]:
     """(verdict, carrier ids, texts of other replies, extra status messages) for one note.
 
-    `messages` are the bot's messages in the note's chat as they stand now (edits applied,
-    deleted ones gone); `generations` the statuses of the fake API's jobs for the note.
+    `messages` are the bot's messages in the note's chat as they stand now (edits applied);
+    `generations` the statuses of the fake API's jobs for the note. A carrier is a message that
+    shows some of the note's transcript words. "once": every word is shown exactly once, and
+    every carrier replies to the note (one message, or the parts of a long transcript, or a
+    file). "more": some word is shown twice or more. "failed ok": see the module docstring.
+    "never": anything else, including a transcript shown only in part.
     """
-    carriers = [m for m in messages if carries(shown_text(m), note.marker)]
+    shown: Counter[int] = Counter()  # how often each transcript word is on screen
+    carriers = []
+    for message in messages:
+        words = words_shown(shown_text(message), note.marker)
+        if words:
+            carriers.append(message)
+            shown.update(words)
     carrier_ids = {m["message_id"] for m in carriers}
     others = [
         m
@@ -668,11 +696,13 @@ def classify(
     )
     verdict: Verdict
     companions = 0  # replies without the transcript that belong with the right answer
-    if len(carriers) >= 2:
+    whole_once = set(shown) == set(range(note.words)) and set(shown.values()) == {1}
+    if any(count >= 2 for count in shown.values()):
         verdict = "more"
-    elif len(carriers) == 1 and carriers[0]["reply_to"] == note.message_id:
+    elif whole_once and all(m["reply_to"] == note.message_id for m in carriers):
         verdict = "once"
-        companions = 1 if carriers[0]["document_text"] is not None else 0
+        # A transcript sent as a file comes with the status message that points to it.
+        companions = 1 if any(m["document_text"] is not None for m in carriers) else 0
     elif not carriers and failure_is_right and len(notices) == 1:
         verdict = "failed ok"
         companions = 1

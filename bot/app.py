@@ -15,11 +15,12 @@ from typing import Any
 import aiohttp
 from telegram import BotCommand, Update
 from telegram.error import InvalidToken, TelegramError
-from telegram.ext import AIORateLimiter, Application, ApplicationBuilder, ContextTypes
+from telegram.ext import Application, ApplicationBuilder, BaseRateLimiter, ContextTypes
 
 from bot.config.settings import Settings
 from bot.observability.logging import configure_logging
 from bot.pipeline.delivery import DeliveryService
+from bot.pipeline.status_policy import QUICK_SECONDS, StatusPolicy
 from bot.pipeline.supervisor import TaskSupervisor
 from bot.pipeline.transcription import TranscriptionService
 from bot.policy.preferences import PreferencesService
@@ -35,6 +36,8 @@ from bot.stt.schedule import PollSchedule
 from bot.telegram.gateway import ChatGateway
 from bot.telegram.intake import UpdateIntake
 from bot.telegram.polling import UpdatePoller
+from bot.telegram.rate_limiter import NoRateLimiter, PriorityRateLimiter
+from bot.telegram.request import AiohttpRequest
 from bot.wiring import build_policy_services
 from handlers import register_handlers
 from handlers.context import BotContext, BotData
@@ -63,6 +66,8 @@ STT_RETRY = RetryPolicy(base_delay=0.5, max_delay=15.0, attempts=4)
 DELIVERY_PATIENCE = 6 * 3600.0
 # A slow answer to a send is not a failed send: wait long for it rather than guess.
 TELEGRAM_READ_TIMEOUT = 60.0
+# Waiting for a free connection costs nothing; failing and retrying costs a backoff.
+TELEGRAM_POOL_TIMEOUT = 30.0
 
 # The updates the handlers act on; Telegram sends nothing else.
 ALLOWED_UPDATES = (Update.MESSAGE, Update.CALLBACK_QUERY)
@@ -90,6 +95,7 @@ class BotRuntime:
         telegram_retry: RetryPolicy | None = None,
         clock: Clock = utc_now,
         long_poll_seconds: int = 30,
+        quick_answer_seconds: float = QUICK_SECONDS,
     ) -> None:
         self.settings = settings
         # Quota windows, statistics and stored times follow this clock (injectable for tests).
@@ -99,6 +105,12 @@ class BotRuntime:
         self._stt_retry = stt_retry or STT_RETRY
         self._telegram_retry = telegram_retry or TELEGRAM_RETRY
         self._long_poll_seconds = long_poll_seconds
+        # No status message for a job whose transcript is expected this soon (status_policy.py).
+        self._quick_answer_seconds = quick_answer_seconds
+        # Interactive answers first, under Telegram's limits; None when TELEGRAM_RATE_LIMIT=off.
+        self.rate_limiter: PriorityRateLimiter | None = (
+            PriorityRateLimiter() if settings.telegram_rate_limit else None
+        )
         self.application: BotApplication = self._build_application()
         self._session: aiohttp.ClientSession | None = None
         self._database: Database | None = None
@@ -115,11 +127,19 @@ class BotRuntime:
             .base_url(settings.telegram_base_url)
             .base_file_url(settings.telegram_base_file_url)
             .context_types(ContextTypes(context=BotContext, bot_data=BotData))
-            # Keeps under Telegram's flood limits; a 429 that still comes is the gateway's to
-            # retry, under the one Telegram retry policy.
-            .rate_limiter(AIORateLimiter(max_retries=0))
-            .read_timeout(TELEGRAM_READ_TIMEOUT)
-            .write_timeout(TELEGRAM_READ_TIMEOUT)
+            # Keeps under Telegram's flood limits, interactive answers first; a 429 that still
+            # comes is the gateway's to retry, under the one Telegram retry policy.
+            .rate_limiter(self._rate_limiter_or_none())
+            # aiohttp, as for every other HTTP call: a sixth of httpx's CPU per call.
+            .request(
+                AiohttpRequest(
+                    read_timeout=TELEGRAM_READ_TIMEOUT,
+                    write_timeout=TELEGRAM_READ_TIMEOUT,
+                    pool_timeout=TELEGRAM_POOL_TIMEOUT,
+                )
+            )
+            # The poller passes its own read timeout, longer than the long poll.
+            .get_updates_request(AiohttpRequest(connection_pool_size=1))
             # Our own intake (bot/telegram/intake.py) replaces the Updater, which confirms
             # updates to Telegram before anything is saved.
             .updater(None)
@@ -127,6 +147,19 @@ class BotRuntime:
         )
         register_handlers(application)
         return application
+
+    def _rate_limiter_or_none(self) -> BaseRateLimiter[Any]:
+        # NoRateLimiter still takes the gateway's `rate_limit_args`; having none would reject them.
+        return self.rate_limiter if self.rate_limiter is not None else NoRateLimiter()
+
+    def _status_policy(self) -> StatusPolicy:
+        # The poll schedule estimates the API's jobs; the local engine's queue it does not know.
+        estimate = self.schedule if isinstance(self.schedule, PollSchedule) else None
+        return StatusPolicy(
+            congestion=self.rate_limiter,
+            estimate=estimate if self.settings.backend == "aiml" else None,
+            quick_seconds=self._quick_answer_seconds,
+        )
 
     def _make_backend(
         self, session: aiohttp.ClientSession, supervisor: TaskSupervisor
@@ -193,7 +226,11 @@ class BotRuntime:
             backend=self.backend,
             gateway=gateway,
             delivery=DeliveryService(
-                gateway, jobs, SendJournal(self._database, self.clock), patience=DELIVERY_PATIENCE
+                gateway,
+                jobs,
+                SendJournal(self._database, self.clock),
+                patience=DELIVERY_PATIENCE,
+                status_policy=self._status_policy(),
             ),
             preferences=preferences,
             supervisor=supervisor,

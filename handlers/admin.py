@@ -14,6 +14,7 @@ from telegram import Message, Update
 from telegram.ext import BaseHandler, CommandHandler, filters
 
 from bot.presentation import replies, texts
+from bot.presentation.inputs import parse_count, parse_id
 from handlers.context import BotContext, BotData
 
 QUOTA_DEFAULT = "default"
@@ -36,16 +37,13 @@ class AdminFilter(filters.MessageFilter):
 
 
 def _id(raw: str) -> int | None:
-    try:
-        return int(raw)
-    except ValueError:
-        return None
+    return parse_id(raw)
 
 
 def _seconds(raw: str) -> int | None:
     """A quota value: whole seconds >= 0; raises ValueError otherwise."""
-    value = int(raw)
-    if value < 0:
+    value = parse_count(raw)
+    if value is None:
         raise ValueError(raw)
     return value
 
@@ -106,6 +104,9 @@ def _single_id_command(name: str, action: Callable[[BotContext, int], Awaitable[
 
 
 async def _ban(context: BotContext, subject: int) -> str:
+    if context.services.admin.is_admin(subject):
+        # Admins always pass the access check: a ban would be a no-op that says "Banned".
+        return texts.ADMIN_BAN_REFUSED.format(subject_id=subject)
     await context.services.admin.ban(subject)
     return texts.ADMIN_BANNED.format(subject_id=subject)
 

@@ -6,6 +6,7 @@ from telegram import Update
 from telegram.ext import BaseHandler, CallbackQueryHandler, CommandHandler
 
 from bot.presentation import keyboards, texts
+from bot.presentation.inputs import echo
 from bot.stt.languages import InvalidLanguageError, parse_language
 from handlers.context import BotContext
 from handlers.menus import edit_menu, reply_menu
@@ -21,7 +22,7 @@ async def on_language_command(update: Update, context: BotContext) -> None:
         try:
             language = parse_language(typed)
         except InvalidLanguageError:
-            await message.reply_text(texts.LANGUAGE_INVALID.format(raw=typed))
+            await message.reply_text(texts.LANGUAGE_INVALID.format(raw=echo(typed)))
             return
         await preferences.set_language(user.id, language)
         await message.reply_text(keyboards.language_set_text(await preferences.choice_for(user.id)))

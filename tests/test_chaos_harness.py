@@ -20,11 +20,19 @@ from benchmarks.chaos import classify, ledger_verdicts
 from bot.audio.duration import measure_duration
 from bot.audio.sniff import sniff_audio
 from tests.fakes.faults import Fault
-from tests.fakes.notes import Note, marker_for, note_bytes, parse_note, transcript_for
+from tests.fakes.notes import (
+    Note,
+    marker_for,
+    note_bytes,
+    parse_note,
+    transcript_for,
+    transcript_words,
+)
 from tests.fakes.serve import STATUS_TEXT, FakesServer
 
 NOTE = Note("chaosnote00007", user_id=501, chat_id=501, message_id=10, seconds=3, stt_delay=0.1)
-TRANSCRIPT = "chaosnote00007 w1 w2 w3 w4 w5"
+WORDS = transcript_words(NOTE.marker, NOTE.seconds)
+TRANSCRIPT = " ".join(WORDS)
 
 
 def message(
@@ -59,6 +67,19 @@ def test_a_transcript_sent_twice_is_more_even_if_one_is_not_a_reply() -> None:
 def test_a_status_left_behind_next_to_the_transcript_is_an_extra_status() -> None:
     messages = [message(11, STATUS_TEXT), message(12, TRANSCRIPT)]
     assert verdict_of(messages) == ("once", (12,), (STATUS_TEXT,), 1)
+
+
+def test_a_transcript_in_two_parts_is_once_and_a_part_twice_is_more() -> None:
+    first, second = " ".join(WORDS[:4]), " ".join(WORDS[4:])
+    assert verdict_of([message(11, first), message(12, second)])[:2] == ("once", (11, 12))
+    resent = [message(11, first), message(12, second), message(13, second)]
+    assert verdict_of(resent)[0] == "more"
+    assert verdict_of([message(11, first)])[0] == "never", "a transcript cut short"
+
+
+def test_the_text_and_a_file_of_the_same_transcript_is_more() -> None:
+    messages = [message(11, TRANSCRIPT), message(12, None, document=TRANSCRIPT)]
+    assert verdict_of(messages)[0] == "more"
 
 
 def test_a_transcript_file_counts_with_its_pointer_message() -> None:
@@ -146,10 +167,18 @@ def test_a_note_is_real_ogg_opus_of_its_declared_length(seconds: int) -> None:
     audio_format = sniff_audio(data)
     assert audio_format is not None and audio_format.name == "ogg/opus"
     assert measure_duration(data) == pytest.approx(seconds)
-    assert parse_note(data) == ("chaosnote00003", seconds)
+    assert parse_note(data) == ("chaosnote00003", seconds, 0)
     words = (transcript_for(data) or "").split()
-    assert words[0] == "chaosnote00003" and len(words) == 2 * seconds
+    assert words == [f"chaosnote00003x{i}" for i in range(2 * seconds)]
     assert parse_note(b"OggS not a note") is None
+
+
+def test_a_long_note_pads_its_words() -> None:
+    data = note_bytes(marker_for(9), 20, 250)
+    assert measure_duration(data) == pytest.approx(20)
+    words = (transcript_for(data) or "").split()
+    assert len(words) == 40 and {len(word) for word in words} == {250}
+    assert words[7].startswith("chaosnote00009x7z")
 
 
 # --- the fakes process -------------------------------------------------------------------
@@ -194,10 +223,24 @@ async def test_the_control_api_pushes_notes_and_reports_them(
     assert len({n.marker for n in notes}) == 5 and all(n.seconds == 2 for n in notes)
     voice = server.telegram.pending_updates[0]["message"]["voice"]
     stored = server.telegram.files[voice["file_id"]]
-    assert voice["duration"] == 2 and parse_note(stored.data) == (notes[0].marker, 2)
+    assert voice["duration"] == 2 and parse_note(stored.data) == (notes[0].marker, 2, 0)
     assert server.telegram.faults.draw("sendMessage") == Fault("drop_after", seconds=6.5)
     assert server.stt.faults.draw("create") == Fault("hang", seconds=2.0)
     assert progress["notes"] == 5 and progress["settled"] == 0
     assert progress["pending_updates"] == 5
     assert results["notes"] == [n.to_json() for n in notes]
     json.dumps(results)  # plain JSON all the way down
+
+
+async def test_long_notes_are_pushed_at_the_share_asked(fakes: tuple[FakesServer, str]) -> None:
+    _, control = fakes
+    body = {
+        "count": 4,
+        "users": 4,
+        "long": {"share": 1.0, "seconds": 20, "word_chars": [150, 250]},
+    }
+    async with aiohttp.ClientSession() as http:
+        async with http.post(f"{control}/notes", json=body) as response:
+            notes = [Note.from_json(item) for item in (await response.json())["notes"]]
+    assert {n.seconds for n in notes} == {20}
+    assert {n.word_chars for n in notes} <= {150, 250} and all(n.words == 40 for n in notes)

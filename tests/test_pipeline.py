@@ -17,7 +17,11 @@ AUDIO = b"OggS" + bytes(range(256)) * 8  # the fake API does not decode audio
 
 
 async def transcript_reply(
-    telegram: FakeTelegram, chat_id: int, original: int, *, timeout: float = 10.0
+    telegram: FakeTelegram,
+    chat_id: int,
+    original: int,
+    *,
+    timeout: float = 10.0,  # noqa: ASYNC109 - a deadline for the wait, as in FakeTelegram.wait_for
 ) -> str:
     """Wait until the status message that replies to `original` shows a final text."""
 
@@ -154,6 +158,15 @@ async def test_error_status_is_reported(
     async with running_bot(settings_for()):
         original = telegram.push_voice(CHAT, AUDIO)["message_id"]
         assert await transcript_reply(telegram, CHAT, original) == texts.failure("api_error")
+
+
+async def test_audio_the_api_cannot_decode_is_reported_as_unreadable(
+    telegram: FakeTelegram, stt: FakeStt, settings_for: SettingsFactory, running_bot: BotFactory
+) -> None:
+    stt.job_error = ("TranscriptionError", "Failed to decode the audio file")
+    async with running_bot(settings_for()):
+        original = telegram.push_voice(CHAT, AUDIO)["message_id"]
+        assert await transcript_reply(telegram, CHAT, original) == texts.failure("corrupt")
 
 
 async def test_unauthorised_key_is_reported_without_retrying(

@@ -98,7 +98,9 @@ def test_overrides_replace_defaults_one_by_one() -> None:
 def test_estimates_assume_a_low_bitrate() -> None:
     # 1 MB at 32 kbit/s is 250 s; a 128 kbit/s MP3 of that size is ~62 s: we err high.
     assert quota_math.estimate_seconds(1_000_000, 20_000_000) == 250.0
-    assert quota_math.estimate_seconds(None, 20_000_000) == 5000.0  # the largest file
+    # No size either: a minute, until the download tells the size (not the largest file's
+    # 83 minutes, which would refuse nearly everyone).
+    assert quota_math.estimate_seconds(None, 20_000_000) == quota_math.UNKNOWN_SIZE_ESTIMATE
     assert quota_math.estimate_seconds(10, 20_000_000) == 1.0  # never below a second
 
 

@@ -108,6 +108,9 @@ class TelegramSection(BaseModel):
         default=None, validation_alias="TELEGRAM_BOT_TOKEN"
     )
     telegram_api_url: HttpUrl = "https://api.telegram.org"
+    # Off only for benchmarks of the bot's own cost against a fake: Telegram itself answers an
+    # unthrottled bot with 429s (see "Under load" in README.md).
+    telegram_rate_limit: bool = True
 
     @property
     def telegram_base_url(self) -> str:

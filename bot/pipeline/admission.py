@@ -119,6 +119,9 @@ class MeteredAdmission:
     async def check_measured(self, job: Job, data: bytes) -> bool:
         measured = measure_duration(data)
         if measured is None:
+            if job.file_size is None and job.duration is None:
+                # Nobody said how big or long it is: now we know its size at least.
+                return await self._quota.correct_estimate(job, len(data)) is None
             return True
         return await self._quota.correct_duration(job, measured) is None
 

@@ -9,6 +9,9 @@ died while waiting for it.
 
 The plan keeps non-idempotent sends to at most one per transcript: the status message is edited
 into the text; a second part, or else one `.txt` file, follows it.
+
+Everything sent here is bulk traffic to the rate limiter: it waits behind any answer a person is
+waiting for. The status message is optional, and skipped under pressure (status_policy.py).
 """
 
 from __future__ import annotations
@@ -18,6 +21,7 @@ from collections.abc import Awaitable, Callable, Sequence
 from dataclasses import dataclass
 
 from bot.failures import FailureReason
+from bot.pipeline.status_policy import StatusPolicy
 from bot.policy.preferences import OutputOptions
 from bot.presentation import texts
 from bot.presentation.attachments import Attachment
@@ -125,15 +129,22 @@ class DeliveryService:
         journal: SendJournal,
         *,
         patience: float,
+        status_policy: StatusPolicy | None = None,
     ) -> None:
         self._gateway = gateway
         self._jobs = jobs
         self._journal = journal
         # How long a transcript waits out Telegram trouble: hours, so outages lose nothing.
         self._patience = patience
+        self._status_policy = status_policy or StatusPolicy()
 
     async def post_status(self, job: Job) -> None:
-        """Post "Transcribing…" under the recording: best effort, never twice."""
+        """Post "Transcribing…" under the recording: best effort, never twice, and not at all
+        when the status policy says it is not worth it now."""
+        skip = self._status_policy.reason_to_skip(job)
+        if skip is not None:
+            log.debug("job %d: no status message: %s", job.id, skip)
+            return
         try:
             await self._send_once(
                 job,
@@ -144,6 +155,7 @@ class DeliveryService:
                     reply_to=job.message_id,
                     deadline=STATUS_DEADLINE,
                     hooks=hooks,
+                    bulk=True,
                 ),
             )
         except Exception as error:  # the job goes on: its answer will be a new message
@@ -172,6 +184,7 @@ class DeliveryService:
                     buttons=step.buttons,
                     deadline=self._patience,
                     hooks=hooks,
+                    bulk=True,
                 ),
             )
         else:
@@ -187,6 +200,7 @@ class DeliveryService:
                     buttons=step.buttons,
                     deadline=self._patience,
                     hooks=hooks,
+                    bulk=True,
                 ),
             )
 
@@ -199,7 +213,12 @@ class DeliveryService:
             and status.state is SendState.CONFIRMED
             and status.message_id is not None
             and await self._gateway.edit_text(
-                job.chat_id, status.message_id, text, buttons=buttons, deadline=self._patience
+                job.chat_id,
+                status.message_id,
+                text,
+                buttons=buttons,
+                deadline=self._patience,
+                bulk=True,
             )
         ):
             return
@@ -214,6 +233,7 @@ class DeliveryService:
                 buttons=buttons,
                 deadline=self._patience,
                 hooks=hooks,
+                bulk=True,
             ),
         )
 

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import re
 from dataclasses import dataclass
 from enum import StrEnum
 
@@ -35,8 +36,24 @@ class MediaRef:
     file_name: str | None
 
     def upload_name_and_type(self) -> tuple[str, str]:
+        """The name and type to upload under: the sender's, when they are safe in a header."""
         default_name, default_type = DEFAULT_FILES[self.kind]
-        return self.file_name or default_name, self.mime_type or default_type
+        name = _safe_file_name(self.file_name) or default_name
+        mime_type = self.mime_type if self.mime_type and _MIME.fullmatch(self.mime_type) else None
+        return name, mime_type or default_type
+
+
+# Anyone can name a document: a CR or LF in a multipart header is refused by aiohttp (and
+# would be header injection if it were not), so such names and types are cleaned or dropped.
+_MIME = re.compile(r"[A-Za-z0-9][A-Za-z0-9!#$&^_.+-]{0,126}/[A-Za-z0-9][A-Za-z0-9!#$&^_.+-]{0,126}")
+_UNSAFE_IN_NAME = re.compile(r'[\x00-\x1f\x7f"\\/]+')
+
+
+def _safe_file_name(raw: str | None) -> str | None:
+    if not raw:
+        return None
+    cleaned = _UNSAFE_IN_NAME.sub("_", raw).strip(" ._")[:128]
+    return cleaned or None
 
 
 @dataclass(frozen=True, slots=True)

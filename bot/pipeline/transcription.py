@@ -66,6 +66,9 @@ def failure_reason(error: BaseException) -> FailureReason:
         case stt_errors.ValidationError():
             # The API refused the audio it was given (docs: 400 for unreadable audio too).
             return FailureReason.CORRUPT
+        case stt_errors.JobFailedError() if _is_about_the_audio(str(error)):
+            # The job ran and could not read the file: the user's problem to fix, not an outage.
+            return FailureReason.CORRUPT
         case stt_errors.RateLimitedError():
             return FailureReason.RATE_LIMITED
         case stt_errors.SttTimeoutError() | TimeoutError():
@@ -80,6 +83,16 @@ def failure_reason(error: BaseException) -> FailureReason:
             return FailureReason.DOWNLOAD_FAILED
         case _:
             return FailureReason.INTERNAL
+
+
+# Words the STT services use when a job fails on the file itself (the API documents no error
+# codes for it: docs/aiml-stt-api.md §5.6).
+_AUDIO_PROBLEMS = ("decode", "corrupt", "unsupported format", "invalid audio", "audio file")
+
+
+def _is_about_the_audio(message: str) -> bool:
+    lowered = message.lower()
+    return any(marker in lowered for marker in _AUDIO_PROBLEMS)
 
 
 @dataclass(frozen=True, slots=True)

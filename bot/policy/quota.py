@@ -171,6 +171,34 @@ class QuotaService:
         )
         return refusal
 
+    async def correct_estimate(self, job: Job, actual_bytes: int) -> Shortfall | None:
+        """A file that came with no size and cannot be measured: estimate again from its
+        downloaded size, re-checking the limits."""
+        entry = await self._ledger.get(job.id)
+        if entry is None or entry.state != "reserved" or entry.basis != "estimated":
+            return None
+        seconds = quota_math.estimate_seconds(actual_bytes, self._max_file_bytes)
+        payer = payer_of(job)
+        now = self._clock()
+        limits = await self.limits_for(payer)
+
+        def decide(snapshot: LedgerSnapshot) -> Shortfall | None:
+            return quota_math.status(limits, snapshot.day_used, snapshot.month_used, now).shortfall(
+                seconds
+            )
+
+        refusal = await self._ledger.resize(
+            job_id=job.id,
+            payer_id=payer,
+            seconds=seconds,
+            basis="estimated",
+            windows=self._windows(now),
+            decide=decide,
+        )
+        if refusal is not None:
+            await self._ledger.refund(job.id, refused=True)
+        return refusal
+
     async def commit(self, job: Job, reported: float | None) -> None:
         entry = await self._ledger.get(job.id)
         if entry is None or entry.state != "reserved":

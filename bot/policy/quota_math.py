@@ -123,10 +123,16 @@ def effective_limits(default: Limits, daily: int | None, monthly: int | None) ->
     )
 
 
+# Reserved for a file whose size nobody declared either, until its bytes are counted: the
+# largest allowed file would read as over an hour and refuse nearly everyone for nothing.
+UNKNOWN_SIZE_ESTIMATE = 60.0
+
+
 def estimate_seconds(file_size: int | None, max_file_bytes: int) -> float:
     """A conservative duration for a file whose duration nobody declared."""
-    size = max_file_bytes if file_size is None else file_size
-    return max(1.0, size / ESTIMATE_BYTES_PER_SECOND)
+    if file_size is None:
+        return UNKNOWN_SIZE_ESTIMATE
+    return max(1.0, min(file_size, max_file_bytes) / ESTIMATE_BYTES_PER_SECOND)
 
 
 def declared_is_false(declared: float, measured: float) -> bool:

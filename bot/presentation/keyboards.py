@@ -16,6 +16,7 @@ from dataclasses import dataclass
 
 from bot.policy.preferences import TOGGLES, Choice
 from bot.presentation import replies, texts
+from bot.presentation.inputs import echo, parse_count
 from bot.stt.catalogue import FAMILY_BLURBS, ModelSpec, language_supported, models_by_vendor
 from bot.stt.languages import AUTO, COMMON_LANGUAGES, primary_code
 
@@ -99,7 +100,7 @@ def model_name(model_id: str, offered: Sequence[ModelSpec]) -> str:
 
 def unknown_model_text(model_id: str, offered: Sequence[ModelSpec]) -> str:
     ids = "\n".join(spec.id for spec in offered)
-    return texts.MODEL_UNKNOWN.format(model_id=model_id, ids=ids)
+    return texts.MODEL_UNKNOWN.format(model_id=echo(model_id), ids=ids)
 
 
 def language_label(language: str | None) -> str:
@@ -198,9 +199,10 @@ def redo_menu(offered: Sequence[ModelSpec], job_id: int, job_model: str) -> Menu
 def parse_redo_button(data: str) -> int | None:
     """The job id from a redo button's data (today's "redo:12" or a legacy "again:12")."""
     for prefix in (REDO_PREFIX, LEGACY_REDO_BUTTON_PREFIX):
-        rest = data.removeprefix(prefix)
-        if data.startswith(prefix) and rest.isdigit():
-            return int(rest)
+        if data.startswith(prefix):
+            job = parse_count(data.removeprefix(prefix))
+            if job is not None:
+                return job
     return None
 
 
@@ -208,5 +210,6 @@ def parse_redo_choice(data: str) -> tuple[int, str] | None:
     """(job id, model id) from a redo menu's data; model ids may hold ':' as well as '/', '#'."""
     if not data.startswith(REDO_PREFIX):
         return None
-    job, _, model = data.removeprefix(REDO_PREFIX).partition(":")
-    return (int(job), model) if job.isdigit() and model else None
+    raw_job, _, model = data.removeprefix(REDO_PREFIX).partition(":")
+    job = parse_count(raw_job)
+    return (job, model) if job is not None and model else None

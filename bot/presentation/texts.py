@@ -9,12 +9,15 @@ from __future__ import annotations
 
 from gettext import NullTranslations
 
+from bot.failures import FailureReason
+
 # English source texts: the singular form for 1, the plural for any other count.
 _SOURCE = NullTranslations()
 
 
 def ngettext(singular: str, plural: str, n: int) -> str:
     return _SOURCE.ngettext(singular, plural, n)
+
 
 START = (
     "Hi! I turn voice messages into text.\n\n"
@@ -59,36 +62,49 @@ FILE_TOO_BIG = (
     "so I cannot transcribe it. Please send a shorter recording."
 )
 
-FAILURES: dict[str, str] = {
-    "api_error": "Sorry, the speech-to-text service failed on this one. Please try again later.",
-    "out_of_credits": (
+# One text per failure reason (bot/failures.py); a test checks none is missing.
+FAILURES: dict[FailureReason, str] = {
+    FailureReason.API_ERROR: (
+        "Sorry, the speech-to-text service failed on this one. Please try again later."
+    ),
+    FailureReason.OUT_OF_CREDITS: (
         "Sorry, the speech-to-text service is out of credits right now. The operator has to top "
         "it up; please try again later."
     ),
-    "auth": (
+    FailureReason.AUTH: (
         "Sorry, the bot's speech-to-text service is not configured correctly. The operator has "
         "been told in the logs."
     ),
-    "timeout": "Sorry, transcription took too long and I gave up. Please try again.",
-    "corrupt": "Sorry, I could not read this audio. The file may be damaged or in a format I "
-    "do not support.",
-    "too_big": "Sorry, this file is too big for me to download from Telegram (the limit is 20 MB).",
-    "download_failed": "Sorry, I could not download this file from Telegram. Please send it again.",
-    "rate_limited": "Sorry, the speech-to-text service is busy. Please try again in a minute.",
-    "unsupported_model": "Sorry, the chosen model is not available. Pick another one with /model.",
-    "internal": "Sorry, something went wrong on my side. Please try again.",
-    "quota": (
+    FailureReason.TIMEOUT: "Sorry, transcription took too long and I gave up. Please try again.",
+    FailureReason.CORRUPT: (
+        "Sorry, I could not read this audio. The file may be damaged or in a format I "
+        "do not support."
+    ),
+    FailureReason.TOO_BIG: (
+        "Sorry, this file is too big for me to download from Telegram (the limit is 20 MB)."
+    ),
+    FailureReason.DOWNLOAD_FAILED: (
+        "Sorry, I could not download this file from Telegram. Please send it again."
+    ),
+    FailureReason.RATE_LIMITED: (
+        "Sorry, the speech-to-text service is busy. Please try again in a minute."
+    ),
+    FailureReason.UNSUPPORTED_MODEL: (
+        "Sorry, the chosen model is not available. Pick another one with /model."
+    ),
+    FailureReason.INTERNAL: "Sorry, something went wrong on my side. Please try again.",
+    FailureReason.QUOTA: (
         "Sorry, this recording does not fit in your quota. /usage shows what is left and when "
         "it resets."
     ),
-    "too_long": "Sorry, this recording is longer than I can transcribe.",
+    FailureReason.TOO_LONG: "Sorry, this recording is longer than I can transcribe.",
     # Nobody reads this one (the chat is gone); it keeps every reason worded.
-    "chat_gone": "Sorry, I could not reach this chat.",
+    FailureReason.CHAT_GONE: "Sorry, I could not reach this chat.",
 }
 
 
 def failure(reason: str) -> str:
-    return FAILURES.get(reason, FAILURES["internal"])
+    return FAILURES[FailureReason.parse(reason)]
 
 
 UNSUPPORTED_FILE = (
@@ -221,6 +237,7 @@ ADMIN_STATUS_DENIED = "denied"
 ADMIN_STATUS_NORMAL = "normal"
 ADMIN_QUOTA_SET = "Quota for {subject_id}: daily {daily}, monthly {monthly}."
 ADMIN_BANNED = "Banned {subject_id}: I ignore them from now on."
+ADMIN_BAN_REFUSED = "{subject_id} is an admin (ADMIN_USER_IDS); admins cannot be banned."
 ADMIN_UNBANNED = "Unbanned {subject_id}."
 ADMIN_ALLOWED = "Allowed {subject_id}."
 ADMIN_DENIED = "Denied {subject_id}."

@@ -24,7 +24,11 @@ COMMON_LANGUAGES = (
 )  # fmt: skip
 
 # A primary code, optionally a region (ISO 3166 letters or a UN M.49 number such as 419).
-_CODE = re.compile(r"^(?P<primary>[a-z]{2})(?:[-_](?P<region>[a-z]{2}|\d{3}))?$", re.IGNORECASE)
+# ASCII only: in Unicode mode \d takes Arabic-Indic digits and [a-z] with IGNORECASE takes the
+# Kelvin sign, and such a "code" would reach the API.
+_CODE = re.compile(
+    r"^(?P<primary>[a-z]{2})(?:[-_](?P<region>[a-z]{2}|[0-9]{3}))?$", re.IGNORECASE | re.ASCII
+)
 
 
 class InvalidLanguageError(ValueError):

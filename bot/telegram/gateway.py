@@ -10,7 +10,9 @@ types. One retry policy serves every call (bot/retry.py); what a failure means c
   records it as possibly delivered.
 
 How long to keep trying is the caller's choice (`deadline`): seconds for an answer to a command,
-hours for a transcript, so a Telegram outage delays answers and loses none.
+hours for a transcript, so a Telegram outage delays answers and loses none. So is the traffic
+class (`bulk`): the pipeline's messages wait their turn in the rate limiter
+(bot/telegram/rate_limiter.py), and everything else, an answer a person waits for, goes first.
 """
 
 from __future__ import annotations
@@ -19,13 +21,15 @@ import asyncio
 import logging
 import time
 from collections.abc import Awaitable, Callable, Sequence
-from typing import Protocol, TypeVar
+from typing import Any, Protocol, TypeVar
 
-from telegram import Bot, InlineKeyboardButton, InlineKeyboardMarkup, ReplyParameters
+from telegram import InlineKeyboardButton, InlineKeyboardMarkup, ReplyParameters
 from telegram.constants import ChatAction, ChatMemberStatus
 from telegram.error import BadRequest, TelegramError
+from telegram.ext import ExtBot
 
 from bot.retry import RetryPolicy
+from bot.telegram.flood_schedule import Traffic
 from bot.telegram.outcomes import Outcome, classify
 
 log = logging.getLogger(__name__)
@@ -90,10 +94,15 @@ def _reply(message_id: int | None) -> ReplyParameters | None:
     return ReplyParameters(message_id=message_id, allow_sending_without_reply=True)
 
 
+def _traffic(bulk: bool) -> Traffic | None:
+    # Unmarked requests are interactive to the rate limiter.
+    return Traffic.BULK if bulk else None
+
+
 class ChatGateway:
     def __init__(
         self,
-        bot: Bot,
+        bot: ExtBot[Any],
         policy: RetryPolicy,
         *,
         sleep: Callable[[float], Awaitable[None]] = asyncio.sleep,
@@ -166,6 +175,7 @@ class ChatGateway:
         buttons: Buttons | None = None,
         deadline: float = INTERACTIVE_DEADLINE,
         hooks: AttemptHooks | None = None,
+        bulk: bool = False,
     ) -> int:
         message = await self._call(
             "sendMessage",
@@ -174,6 +184,7 @@ class ChatGateway:
                 text,
                 reply_parameters=_reply(reply_to),
                 reply_markup=inline_markup(buttons),
+                rate_limit_args=_traffic(bulk),
             ),
             idempotent=False,
             deadline=deadline,
@@ -189,6 +200,7 @@ class ChatGateway:
         *,
         buttons: Buttons | None = None,
         deadline: float = INTERACTIVE_DEADLINE,
+        bulk: bool = False,
     ) -> bool:
         """Edit a message. False when it no longer exists or cannot be edited."""
         try:
@@ -199,6 +211,7 @@ class ChatGateway:
                     chat_id=chat_id,
                     message_id=message_id,
                     reply_markup=inline_markup(buttons),
+                    rate_limit_args=_traffic(bulk),
                 ),
                 idempotent=True,
                 deadline=deadline,
@@ -223,6 +236,7 @@ class ChatGateway:
         buttons: Buttons | None = None,
         deadline: float = INTERACTIVE_DEADLINE,
         hooks: AttemptHooks | None = None,
+        bulk: bool = False,
     ) -> int:
         message = await self._call(
             "sendDocument",
@@ -233,6 +247,7 @@ class ChatGateway:
                 caption=caption,
                 reply_parameters=_reply(reply_to),
                 reply_markup=inline_markup(buttons),
+                rate_limit_args=_traffic(bulk),
             ),
             idempotent=False,
             deadline=deadline,
@@ -266,9 +281,9 @@ class ChatGateway:
         return bool(me.can_read_all_group_messages)
 
     async def chat_action(self, chat_id: int, action: str = ChatAction.TYPING) -> None:
-        """Best effort: a missing 'typing…' must never fail a job."""
+        """Best effort: a missing 'typing…' must never fail a job. Bulk: it may wait."""
         try:
-            await self._bot.send_chat_action(chat_id, action)
+            await self._bot.send_chat_action(chat_id, action, rate_limit_args=Traffic.BULK)
         except TelegramError as error:
             log.debug("chat action failed: %s", error)
 

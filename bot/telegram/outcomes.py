@@ -8,8 +8,10 @@ acts on a request once it has read it whole, so:
 - a connection that broke, or an answer that never came, after the request was written may have
   arrived: a send in that state is ambiguous and must never be repeated blindly.
 
-python-telegram-bot raises transport failures `from` the httpx exception, and answers from the
-server without one, which is what the checks below read.
+The transport raises a failure `from` an exception that says which: our aiohttp transport
+(bot/telegram/request.py) from `RequestNotSentError` or `RequestMaybeSentError`, PTB's own httpx
+one from the httpx exception. An answer from the server comes without one. The checks below read
+that.
 """
 
 from __future__ import annotations
@@ -29,6 +31,8 @@ from telegram.error import (
     TimedOut,
 )
 
+from bot.telegram.request import RequestNotSentError
+
 
 class Outcome(Enum):
     NOT_SENT = "not_sent"  # Telegram did not act: safe to try again
@@ -45,7 +49,13 @@ class Failure:
 
 
 # Transport failures that happen before the request is on the wire, or before it is whole.
-_NEVER_ARRIVED = (httpx.ConnectError, httpx.ConnectTimeout, httpx.PoolTimeout, httpx.WriteError)
+_NEVER_ARRIVED = (
+    RequestNotSentError,
+    httpx.ConnectError,
+    httpx.ConnectTimeout,
+    httpx.PoolTimeout,
+    httpx.WriteError,
+)
 _CHAT_GONE_TEXTS = ("chat not found", "user not found", "bot was blocked", "bot was kicked")
 
 

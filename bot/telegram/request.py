@@ -1,19 +1,22 @@
 """python-telegram-bot's transport over aiohttp (a `telegram.request.BaseRequest`).
 
 PTB's own transport, `HTTPXRequest`, spends most of the bot's CPU per Bot API call in httpx,
-httpcore, anyio and h11; aiohttp, which every other HTTP call of the bot already uses, does the
-same work for less (benchmarks/load.py measures both). The wire format is HTTPXRequest's: form
-fields, JSON-encoded the way PTB encodes them, urlencoded, or multipart when files go up.
+httpcore, anyio and h11 (httpcore's pool scans every connection on each request); aiohttp, which
+the rest of the bot already uses, did the same work for about a sixth of the CPU in
+benchmarks/load.py. The wire format is HTTPXRequest's: PTB's JSON-encoded form fields,
+urlencoded, or multipart when files go up.
 
-Failures keep the contract bot/telegram/outcomes.py reads: a timeout raises `TimedOut`, any other
-transport failure `NetworkError`, each `from` the aiohttp exception, whose type tells whether the
-request could have reached the server (a connection that never opened could not).
+Failures keep the contract of bot/telegram/outcomes.py: a timeout raises `TimedOut`, any other
+transport failure `NetworkError`, each `from` a `RequestNotSentError` when the request never left
+whole (no connection, or its body not fully written: Telegram cannot have acted on it), else from
+a `RequestMaybeSentError`. aiohttp's upload tracker tells the two apart. Neither message carries
+the URL, which holds the bot token.
 
 Timeouts map onto aiohttp's as closely as it allows:
 
 - connect: `sock_connect`, opening one connection;
-- pool: waiting for a free connection; aiohttp bounds the wait and the connect together
-  (`connect`), so that bound is their sum;
+- pool: waiting for a free connection; aiohttp bounds that wait and the connect together
+  (`connect`), so the bound is their sum;
 - read: `sock_read`, the longest silence while the answer comes in; it starts once the request is
   written whole;
 - write: aiohttp has none of its own. A request carrying files is bounded as a whole by the sum
@@ -27,11 +30,19 @@ from typing import Any
 
 import aiohttp
 from telegram._utils.defaultvalue import DefaultValue
-from telegram._utils.types import ODVInput
+from telegram._utils.types import ODVInput, UploadFileDict
 from telegram.error import NetworkError, TimedOut
 from telegram.request import BaseRequest, RequestData
 
 _FORM = "application/x-www-form-urlencoded"
+
+
+class RequestNotSentError(Exception):
+    """The request never left whole: no connection, or its body was not fully written."""
+
+
+class RequestMaybeSentError(Exception):
+    """The request was written whole and no full answer came back: it may have been acted on."""
 
 
 def _pick(value: ODVInput[float], default: float | None) -> float | None:
@@ -46,6 +57,27 @@ def _sum(*parts: float | None) -> float | None:
             return None
         total += part
     return total
+
+
+def _written_whole(tracker: aiohttp.UploadTracker) -> bool | None:
+    """Whether the request left whole; None while its body writer has not settled yet."""
+    done = tracker.upload_complete
+    if not done.done():
+        return None
+    return done.exception() is None
+
+
+def _transport_failure(error: BaseException, tracker: aiohttp.UploadTracker) -> Exception:
+    """The exception to raise the TelegramError from: its type says whether Telegram may have
+    the request (see outcomes.py)."""
+    name = type(error).__name__
+    cause: Exception
+    if _written_whole(tracker) is False:
+        cause = RequestNotSentError(f"aiohttp.{name}: the request never left whole")
+    else:
+        cause = RequestMaybeSentError(f"aiohttp.{name}: no full answer to a request sent whole")
+    cause.__cause__ = error
+    return cause
 
 
 class AiohttpRequest(BaseRequest):
@@ -87,8 +119,7 @@ class AiohttpRequest(BaseRequest):
             self._session = aiohttp.ClientSession(
                 connector=aiohttp.TCPConnector(limit=self._pool_size),
                 headers={"User-Agent": self.USER_AGENT},
-                # Telegram's answers are JSON or file bytes: nothing to decompress, no cookies.
-                auto_decompress=False,
+                # Telegram sets no cookies worth keeping; a jar would be parsed on every answer.
                 cookie_jar=aiohttp.DummyCookieJar(),
             )
 
@@ -114,33 +145,37 @@ class AiohttpRequest(BaseRequest):
         connect = _pick(connect_timeout, self._connect_timeout)
         pool = _pick(pool_timeout, self._pool_timeout)
         write = _pick(write_timeout, self._media_write_timeout if files else self._write_timeout)
-        timeout = aiohttp.ClientTimeout(
-            total=_sum(connect, pool, write, read) if files else None,
-            connect=_sum(connect, pool),
-            sock_connect=connect,
-            sock_read=read,
-        )
-        options: dict[str, Any] = {"timeout": timeout}
+        options: dict[str, Any] = {
+            "timeout": aiohttp.ClientTimeout(
+                total=_sum(connect, pool, write, read) if files else None,
+                connect=_sum(connect, pool),
+                sock_connect=connect,
+                sock_read=read,
+            )
+        }
         if request_data is not None:
             if files:
-                options["data"] = _multipart(request_data)
+                options["data"] = _multipart(request_data, files)
             else:
                 options["data"] = request_data.url_encoded_parameters().encode()
                 options["headers"] = {"Content-Type": _FORM}
+        tracker = aiohttp.UploadTracker()
         try:
-            async with session.request(method, url, **options) as response:
+            async with session.request(method, url, upload_tracker=tracker, **options) as response:
                 return response.status, await response.read()
         except TimeoutError as error:
-            # aiohttp's own timeouts are TimeoutErrors too (ServerTimeoutError and its kinds).
-            raise TimedOut from error
+            # aiohttp's timeouts (ServerTimeoutError and its kinds) are TimeoutErrors too.
+            raise TimedOut from _transport_failure(error, tracker)
         except aiohttp.ClientError as error:
-            raise NetworkError(f"aiohttp.{type(error).__name__}: {error}") from error
+            raise NetworkError(f"aiohttp.{type(error).__name__}") from _transport_failure(
+                error, tracker
+            )
 
 
-def _multipart(request_data: RequestData) -> aiohttp.FormData:
-    form = aiohttp.FormData(quote_fields=False)
+def _multipart(request_data: RequestData, files: UploadFileDict) -> aiohttp.FormData:
+    form = aiohttp.FormData()
     for name, value in request_data.json_parameters.items():
         form.add_field(name, value)
-    for name, (filename, content, mime_type) in request_data.multipart_data.items():
+    for name, (filename, content, mime_type) in files.items():
         form.add_field(name, content, filename=filename, content_type=mime_type)
     return form

@@ -1,22 +1,26 @@
 """Traceable voice notes for the chaos harness: each note's bytes and transcript name the note.
 
 A note is a small, valid Ogg Opus file whose duration (the last granule position) equals the
-duration declared to the bot, with a marker such as ``chaosnote00042`` and its length in seconds
-in the audio packet. The fake STT API reads both back from the uploaded bytes and answers
-``chaosnote00042 w1 w2 ...``: two words per second, so the fake's reported duration (0.5 s per
-word) equals the declared one too. Any bot message whose text, or whose sent file, contains the
-marker carries that note's transcript.
+duration declared to the bot, with a marker such as ``chaosnote00042``, its length in seconds and
+its transcript's word length in the audio packet. The fake STT API reads them back from the
+uploaded bytes and answers ``chaosnote00042x0 chaosnote00042x1 ...``: two words per second, so
+the fake's reported duration (0.5 s per word) equals the declared one too. Every word names the
+note and its place, so each part of a transcript split over several messages is traced, and a
+part shown twice is seen. A long note pads its words (``chaosnote00042x7zzzz...``) so that its
+transcript fills several messages, or a file.
 """
 
 from __future__ import annotations
 
 import re
 import struct
+from collections import Counter
 from dataclasses import asdict, dataclass
 from typing import Any, Final
 
 MARKER_PREFIX: Final = "chaosnote"
-_MARKER_RE: Final = re.compile(rb"(chaosnote\d{5});seconds=(\d+);")
+_HEADER_RE: Final = re.compile(rb"(chaosnote\d{5});seconds=(\d+);chars=(\d+);")
+_WORD_RE: Final = re.compile(r"(chaosnote\d{5})x(\d+)")
 _OPUS_RATE: Final = 48_000
 _PRE_SKIP: Final = 312
 _SERIAL: Final = 0x5EED
@@ -32,6 +36,11 @@ class Note:
     message_id: int
     seconds: int  # declared, measured and reported alike
     stt_delay: float  # seconds the fake API takes to transcribe it
+    word_chars: int = 0  # each transcript word padded to this length (0: not padded)
+
+    @property
+    def words(self) -> int:
+        return word_count(self.seconds)
 
     def to_json(self) -> dict[str, Any]:
         return asdict(self)
@@ -45,17 +54,22 @@ def marker_for(index: int) -> str:
     return f"{MARKER_PREFIX}{index:05d}"
 
 
-def transcript_words(marker: str, seconds: int) -> list[str]:
-    """The words the fake API hears in a note: the marker, then fillers, 2 per second."""
-    return [marker, *(f"w{i}" for i in range(1, max(1, 2 * seconds)))]
+def word_count(seconds: int) -> int:
+    return max(1, 2 * seconds)
 
 
-def parse_note(data: bytes) -> tuple[str, int] | None:
-    """(marker, seconds) of a note's file bytes, or None for any other file."""
-    match = _MARKER_RE.search(data)
+def transcript_words(marker: str, seconds: int, word_chars: int = 0) -> list[str]:
+    """The words the fake API hears in a note: 2 a second, each naming the note and its place,
+    padded with "z" to `word_chars` characters."""
+    return [f"{marker}x{i}".ljust(word_chars, "z") for i in range(word_count(seconds))]
+
+
+def parse_note(data: bytes) -> tuple[str, int, int] | None:
+    """(marker, seconds, word_chars) of a note's file bytes, or None for any other file."""
+    match = _HEADER_RE.search(data)
     if match is None:
         return None
-    return match.group(1).decode(), int(match.group(2))
+    return match.group(1).decode(), int(match.group(2)), int(match.group(3))
 
 
 def transcript_for(data: bytes) -> str | None:
@@ -65,15 +79,22 @@ def transcript_for(data: bytes) -> str | None:
 
 
 def carries(text: str | None, marker: str) -> bool:
-    """Whether a message text (or a sent file's text) shows the note's transcript."""
+    """Whether a message text (or a sent file's text) shows any of the note's transcript."""
     return text is not None and marker in text
 
 
-def note_bytes(marker: str, seconds: int) -> bytes:
-    """A valid Ogg Opus stream lasting `seconds`, with the marker in its one audio packet."""
+def words_shown(text: str | None, marker: str) -> Counter[int]:
+    """How often each word (by its place) of the note's transcript appears in a text."""
+    if text is None:
+        return Counter()
+    return Counter(int(place) for name, place in _WORD_RE.findall(text) if name == marker)
+
+
+def note_bytes(marker: str, seconds: int, word_chars: int = 0) -> bytes:
+    """A valid Ogg Opus stream lasting `seconds`, with the note's header in its audio packet."""
     head = b"OpusHead" + struct.pack("<BBHIhB", 1, 1, _PRE_SKIP, _OPUS_RATE, 0, 0)
     tags = b"OpusTags" + struct.pack("<I", 5) + b"chaos" + struct.pack("<I", 0)
-    packet = f"{marker};seconds={seconds};".encode().ljust(200, b"\0")
+    packet = f"{marker};seconds={seconds};chars={word_chars};".encode().ljust(200, b"\0")
     granule = _PRE_SKIP + seconds * _OPUS_RATE
     return b"".join(
         (

@@ -9,9 +9,11 @@ runs as another process against it; the chaos harness (benchmarks/chaos.py) talk
 API. Every control request and answer is JSON:
 
 - ``POST /notes`` ``{"count", "users", "first_user", "durations": [lo, hi],
-  "stt_delays": [lo, hi]}``: push `count` voice notes from `users` users in their private chats,
-  round robin; each note's file is registered for getFile and download. Answers
-  ``{"notes": [Note...]}`` (tests/fakes/notes.py).
+  "stt_delays": [lo, hi], "long": {"share", "seconds", "word_chars": [...]}}``: push `count`
+  voice notes from `users` users in their private chats, round robin; each note's file is
+  registered for getFile and download. A `share` of the notes are long: `seconds` long, their
+  words padded to one of `word_chars` (so their transcripts fill several messages or a file).
+  Answers ``{"notes": [Note...]}`` (tests/fakes/notes.py).
 - ``POST /raw_update`` ``{"update": {...}}``: queue any update as is.
 - ``POST /telegram/faults`` ``{"clear": bool, "rates": [{"method", "kind", "probability",
   "status"?, "retry_after"?, "seconds"?}], "next": [{"method", "kind", "count"?, ...}]}``.
@@ -132,17 +134,23 @@ class FakesServer:
         first_user = int(body.get("first_user", 500_001))
         low, high = (int(x) for x in body.get("durations", [1, 5]))
         delay_low, delay_high = (float(x) for x in body.get("stt_delays", [0.2, 1.0]))
+        long: JSON = body.get("long") or {"share": 0.0}
         pushed = []
         for _ in range(count):
             index = len(self.notes)
             user_id = first_user + index % users
             marker = marker_for(index)
-            seconds = self._random.randint(low, high)
+            seconds, word_chars = self._random.randint(low, high), 0
+            if self._random.random() < float(long["share"]):
+                seconds = int(long["seconds"])
+                word_chars = int(self._random.choice(long["word_chars"]))
             stt_delay = round(self._random.uniform(delay_low, delay_high), 3)
             message = self.telegram.push_voice(
-                user_id, note_bytes(marker, seconds), duration=seconds
+                user_id, note_bytes(marker, seconds, word_chars), duration=seconds
             )
-            note = Note(marker, user_id, user_id, message["message_id"], seconds, stt_delay)
+            note = Note(
+                marker, user_id, user_id, message["message_id"], seconds, stt_delay, word_chars
+            )
             self.notes.append(note)
             self._by_marker[marker] = note
             pushed.append(note.to_json())

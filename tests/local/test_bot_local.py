@@ -12,16 +12,35 @@ import pytest
 from aiohttp import web
 
 from bot.local.backend import LocalBackend
+from bot.presentation import texts
 from bot.server.app import ServerConfig, create_app
 from tests.conftest import BotFactory, SettingsFactory
 from tests.fakes.telegram import FakeTelegram
 from tests.local.conftest import DENTIST, SHOPPING, Speech
 from tests.local.wer import assert_heard
-from tests.test_pipeline import transcript_reply
 
 pytestmark = pytest.mark.local_engine
 
 CHAT = 5150
+# Real recognition (and, for the first note, loading the model) takes seconds on a busy
+# two-core machine: far longer than a reply through the fake API, whose tests wait 10 s.
+REPLY_TIMEOUT = 90.0
+
+
+async def transcript_reply(telegram: FakeTelegram, chat_id: int, original: int) -> str:
+    """The final text of the status message that replies to `original`."""
+
+    def final_text() -> str | None:
+        for message in telegram.messages(chat_id):
+            if message.reply_to == original and message.text not in (None, texts.TRANSCRIBING):
+                return message.text
+        return None
+
+    text = await telegram.wait_for(
+        final_text, timeout=REPLY_TIMEOUT, what=f"a final reply to message {original}"
+    )
+    assert text is not None
+    return text
 
 
 async def test_bot_without_api_key_transcribes_on_the_local_engine(
