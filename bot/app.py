@@ -15,12 +15,17 @@ from typing import Any
 import aiohttp
 from telegram import BotCommand, Update
 from telegram.error import InvalidToken, TelegramError
+from prometheus_client import CollectorRegistry
 from telegram.ext import Application, ApplicationBuilder, BaseRateLimiter, ContextTypes
 
+from bot import package_version
 from bot.config.settings import Settings
+from bot.observability.http import OperatorServer
 from bot.observability.logging import configure_logging
+from bot.observability.metrics import BotMetrics, LiveState
 from bot.pipeline.delivery import DeliveryService
-from bot.pipeline.status_policy import QUICK_SECONDS, StatusPolicy
+from bot.pipeline.retention import RetentionRules, RetentionSweeper
+from bot.pipeline.status_policy import StatusPolicy
 from bot.pipeline.supervisor import TaskSupervisor
 from bot.pipeline.transcription import TranscriptionService
 from bot.policy.preferences import PreferencesService
@@ -32,10 +37,13 @@ from bot.retry import RetryPolicy
 from bot.services import Services
 from bot.stt.aiml_backend import AimlBackend, PollPlanner
 from bot.stt.backend import SttBackend
+from bot.stt.reports import JobReports
 from bot.stt.schedule import PollSchedule
 from bot.telegram.gateway import ChatGateway
 from bot.telegram.intake import UpdateIntake
+from bot.telegram.flood_schedule import FloodLimits
 from bot.telegram.polling import UpdatePoller
+from bot.telegram.webhook import WebhookEndpoint, set_webhook
 from bot.telegram.rate_limiter import NoRateLimiter, PriorityRateLimiter
 from bot.telegram.request import AiohttpRequest
 from bot.wiring import build_policy_services
@@ -43,9 +51,11 @@ from handlers import register_handlers
 from handlers.context import BotContext, BotData
 from storage.clock import Clock, utc_now
 from storage.db import Database
+from storage.health import Heartbeat
 from storage.inbox import InboxRepository
 from storage.jobs import JobRepository
 from storage.preferences import PreferenceRepository
+from storage.retention import RetentionRepository
 from storage.sends import SendJournal
 from storage.users import UserRepository
 
@@ -69,8 +79,9 @@ TELEGRAM_READ_TIMEOUT = 60.0
 # Waiting for a free connection costs nothing; failing and retrying costs a backoff.
 TELEGRAM_POOL_TIMEOUT = 30.0
 
-# The updates the handlers act on; Telegram sends nothing else.
-ALLOWED_UPDATES = (Update.MESSAGE, Update.CALLBACK_QUERY)
+# The updates the handlers act on; Telegram sends nothing else. Without pre_checkout_query
+# every Stars checkout would time out.
+ALLOWED_UPDATES = (Update.MESSAGE, Update.CALLBACK_QUERY, Update.PRE_CHECKOUT_QUERY)
 
 
 class StartupError(Exception):
@@ -95,7 +106,7 @@ class BotRuntime:
         telegram_retry: RetryPolicy | None = None,
         clock: Clock = utc_now,
         long_poll_seconds: int = 30,
-        quick_answer_seconds: float = QUICK_SECONDS,
+        flood_limits: FloodLimits | None = None,
     ) -> None:
         self.settings = settings
         # Quota windows, statistics and stored times follow this clock (injectable for tests).
@@ -105,22 +116,38 @@ class BotRuntime:
         self._stt_retry = stt_retry or STT_RETRY
         self._telegram_retry = telegram_retry or TELEGRAM_RETRY
         self._long_poll_seconds = long_poll_seconds
-        # No status message for a job whose transcript is expected this soon (status_policy.py).
-        self._quick_answer_seconds = quick_answer_seconds
         # Interactive answers first, under Telegram's limits; None when TELEGRAM_RATE_LIMIT=off.
         self.rate_limiter: PriorityRateLimiter | None = (
-            PriorityRateLimiter() if settings.telegram_rate_limit else None
+            PriorityRateLimiter(flood_limits) if settings.telegram_rate_limit else None
         )
         self.application: BotApplication = self._build_application()
         self._session: aiohttp.ClientSession | None = None
         self._database: Database | None = None
         self._poller_task: asyncio.Task[None] | None = None
+        self.retention: RetentionSweeper | None = None
+        self._retention_task: asyncio.Task[None] | None = None
         self.backend: SttBackend | None = None
         self.services: Services | None = None
         self.intake: UpdateIntake | None = None
+        # The operator's view: metrics on a registry of this runtime's own, what the STT API
+        # reported per job, and the HTTP server for /healthz, /metrics and the webhook.
+        self.metrics = BotMetrics(
+            CollectorRegistry(), daily_budget_seconds=settings.budget_daily_seconds
+        )
+        self._reports = JobReports()
+        self.http: OperatorServer | None = None
 
     def _build_application(self) -> BotApplication:
         settings = self.settings
+        self._requests = (
+            AiohttpRequest(
+                read_timeout=TELEGRAM_READ_TIMEOUT,
+                write_timeout=TELEGRAM_READ_TIMEOUT,
+                pool_timeout=TELEGRAM_POOL_TIMEOUT,
+            ),
+            # getUpdates: one at a time; the poller passes a read timeout beyond the long poll.
+            AiohttpRequest(connection_pool_size=1),
+        )
         application: BotApplication = (
             ApplicationBuilder()
             .token(settings.telegram_bot_token)
@@ -131,15 +158,8 @@ class BotRuntime:
             # comes is the gateway's to retry, under the one Telegram retry policy.
             .rate_limiter(self._rate_limiter_or_none())
             # aiohttp, as for every other HTTP call: a sixth of httpx's CPU per call.
-            .request(
-                AiohttpRequest(
-                    read_timeout=TELEGRAM_READ_TIMEOUT,
-                    write_timeout=TELEGRAM_READ_TIMEOUT,
-                    pool_timeout=TELEGRAM_POOL_TIMEOUT,
-                )
-            )
-            # The poller passes its own read timeout, longer than the long poll.
-            .get_updates_request(AiohttpRequest(connection_pool_size=1))
+            .request(self._requests[0])
+            .get_updates_request(self._requests[1])
             # Our own intake (bot/telegram/intake.py) replaces the Updater, which confirms
             # updates to Telegram before anything is saved.
             .updater(None)
@@ -158,7 +178,7 @@ class BotRuntime:
         return StatusPolicy(
             congestion=self.rate_limiter,
             estimate=estimate if self.settings.backend == "aiml" else None,
-            quick_seconds=self._quick_answer_seconds,
+            quick_seconds=self.settings.quick_answer_seconds,
         )
 
     def _make_backend(
@@ -179,17 +199,38 @@ class BotRuntime:
                     queue_size=settings.local_queue_size,
                 )
             )
+        if self.settings.backend == "openai":
+            from bot.stt.openai_backend import OpenAiBackend
+            from bot.stt.openai_client import OpenAiSttClient
+
+            # The server transcribes within the request: no poll schedule, no transfer slot
+            # held through it; the job's own time limit bounds the wait.
+            return OpenAiBackend(
+                OpenAiSttClient(session, self.settings.openai_url, self.settings.openai_api_key),
+                retry=self._stt_retry,
+            )
         from bot.stt.client import AimlSttClient
 
         assert self.settings.aimlapi_key is not None
-        client = AimlSttClient(session, self.settings.aimlapi_base_url, self.settings.aimlapi_key)
+        client = AimlSttClient(
+            session,
+            self.settings.aimlapi_base_url,
+            self.settings.aimlapi_key,
+            on_cost=self._reports.add_cost,
+        )
         return AimlBackend(
             client,
             self.schedule,
             retry=self._stt_retry,
             transfer_slots=supervisor.transfer_slots,
-            on_resubmit=lambda: log.warning("a create request is repeated: it may bill twice"),
+            on_resubmit=self._possible_duplicate,
+            on_polled=self._reports.polled,
+            on_error=self.metrics.stt_error,
         )
+
+    def _possible_duplicate(self) -> None:
+        log.warning("a create request is repeated: it may bill twice")
+        self.metrics.possible_duplicate()
 
     async def _open_database(self) -> Database:
         path = self.settings.database_path
@@ -203,14 +244,19 @@ class BotRuntime:
         self._database = await self._open_database()
         self._session = aiohttp.ClientSession(timeout=STT_HTTP_TIMEOUT)
         jobs = JobRepository(self._database, self.clock)
-        gateway = ChatGateway(application.bot, self._telegram_retry)
+        gateway = ChatGateway(
+            application.bot,
+            self._telegram_retry,
+            on_ambiguous=self.metrics.ambiguous_send,
+            on_error=self.metrics.telegram_error,
+        )
         supervisor = TaskSupervisor(settings.max_concurrent_transfers)
         self.backend = self._make_backend(self._session, supervisor)
         preferences = PreferencesService(
             PreferenceRepository(self._database),
             default_model=settings.default_model,
             allowed_models=settings.allowed_models,
-            local_backend=settings.backend == "local",
+            models=settings.offered_models,
         )
         users = UserRepository(self._database, self.clock)
         policies = build_policy_services(
@@ -220,6 +266,7 @@ class BotRuntime:
             preferences=preferences,
             users=users,
             clock=self.clock,
+            observer=self.metrics,
         )
         transcription = TranscriptionService(
             jobs=jobs,
@@ -239,6 +286,8 @@ class BotRuntime:
             clock=self.clock,
             admission=policies.admission,
             buttons_for=redo_button,
+            observer=self.metrics,
+            reports=self._reports,
         )
         self.services = Services(
             settings=settings,
@@ -251,39 +300,133 @@ class BotRuntime:
             admin=policies.admin,
             groups=policies.groups,
             account=policies.account,
+            payments=policies.payments,
             gateway=gateway,
         )
         application.bot_data.services = self.services
-        self.intake = UpdateIntake(InboxRepository(self._database, self.clock), application)
+        self.intake = UpdateIntake(
+            InboxRepository(self._database, self.clock),
+            application,
+            on_event=self.metrics.inbox_event,
+        )
+        self._start_retention(self._database)
+        commands = texts.COMMAND_DESCRIPTIONS
+        if policies.payments.enabled:
+            commands += texts.PAYMENT_COMMAND_DESCRIPTIONS
         await application.bot.set_my_commands(
-            [BotCommand(name, description) for name, description in texts.COMMAND_DESCRIPTIONS]
+            [BotCommand(name, description) for name, description in commands]
         )
 
+    def _start_retention(self, database: Database) -> None:
+        """Sweep now and every so often: what the README says is deleted, is (retention.py)."""
+        rules = RetentionRules.from_settings(
+            self.settings.cache_ttl_hours, self.settings.job_retention_days
+        )
+        self.retention = RetentionSweeper(RetentionRepository(database), rules, clock=self.clock)
+        self._retention_task = asyncio.create_task(self.retention.run(), name="retention")
+
     async def _begin(self) -> None:
-        """Start the jobs and the updates left over from the last run, then poll for more."""
+        """Start the jobs and the updates left over from the last run, then take new ones:
+        from Telegram's calls to WEBHOOK_URL in webhook mode, else by polling."""
         assert self.services is not None and self.intake is not None
         application = self.application
-        # Polling and a webhook exclude each other; pending updates are kept for us.
-        await application.bot.delete_webhook(drop_pending_updates=False)
+        webhook_mode = self.settings.webhook_url is not None
+        if not webhook_mode:
+            # Polling and a webhook exclude each other; pending updates are kept for us.
+            await application.bot.delete_webhook(drop_pending_updates=False)
         resumed = await self.services.transcription.resume_open_jobs()
         replayed = await self.intake.replay_pending()
-        poller = UpdatePoller(
-            application.bot,
-            self.intake,
-            self._telegram_retry,
-            allowed_updates=ALLOWED_UPDATES,
-            long_poll_seconds=self._long_poll_seconds,
-        )
-        self._poller_task = asyncio.create_task(poller.run(), name="telegram-poller")
+        await self._start_http()
+        if webhook_mode:
+            await self._set_webhook()
+        else:
+            poller = UpdatePoller(
+                application.bot,
+                self.intake,
+                self._telegram_retry,
+                allowed_updates=ALLOWED_UPDATES,
+                long_poll_seconds=self._long_poll_seconds,
+            )
+            self._poller_task = asyncio.create_task(poller.run(), name="telegram-poller")
         log.info(
-            "bot started: backend %s, polling, database %s; resumed %d job(s), %d update(s)",
+            "bot started: version %s, backend %s, %s, database %s; resumed %d job(s), "
+            "%d update(s)",
+            package_version(),
             self.settings.backend,
+            "webhook" if webhook_mode else "polling",
             self.settings.database_path,
             resumed,
             replayed,
         )
 
+    async def _start_http(self) -> None:
+        """The operator's HTTP server (/healthz, /metrics, the webhook), when it has a port."""
+        settings = self.settings
+        port = settings.serving_port
+        if port is None:
+            return
+        assert self._database is not None and self.intake is not None
+        path, secret = settings.webhook_path, settings.webhook_secret_token
+        routes = (
+            WebhookEndpoint(self.intake, secret, on_request=self.metrics.webhook_request).routes(
+                path
+            )
+            if path is not None and secret is not None
+            else []
+        )
+        server = OperatorServer(
+            settings.http_host,
+            port,
+            probe=Heartbeat(self._database, self.clock).beat,
+            metrics=self.metrics,
+            live_state=self._live_state,
+            routes=routes,
+        )
+        try:
+            await server.start()
+        except OSError as error:
+            raise StartupError(
+                f"cannot listen on {settings.http_host}:{port} (HTTP_HOST, HTTP_PORT): "
+                f"{error.strerror or type(error).__name__}"
+            ) from None
+        self.http = server
+
+    async def _set_webhook(self) -> None:
+        settings = self.settings
+        assert settings.webhook_url is not None and settings.webhook_secret_token is not None
+        try:
+            await set_webhook(
+                self.application.bot,
+                settings.webhook_url,
+                secret_token=settings.webhook_secret_token,
+                allowed_updates=ALLOWED_UPDATES,
+                max_connections=settings.webhook_max_connections,
+            )
+        except TelegramError as error:
+            raise StartupError(f"Telegram refused the webhook (WEBHOOK_URL): {error}") from None
+
+    async def _live_state(self) -> LiveState:
+        """The levels /metrics reports, read at each scrape."""
+        assert self.services is not None and self.intake is not None
+        supervisor = self.services.supervisor
+        spend = await self.services.admin.spend()
+        return LiveState(
+            jobs_in_flight=supervisor.active,
+            transfer_queue=supervisor.transfer_slots.waiting,
+            inbox_backlog=await self.intake.backlog(),
+            spend_today_seconds=spend.today.seconds if spend is not None else 0.0,
+            spend_month_seconds=spend.month.seconds if spend is not None else 0.0,
+        )
+
     async def stop_background_work(self) -> None:
+        # First stop taking updates: a webhook request in progress finishes saving its update.
+        # The webhook stays set, so Telegram keeps what comes meanwhile for the next start.
+        if self.http is not None:
+            await self.http.stop()
+        if self._retention_task is not None:
+            self._retention_task.cancel()
+            with contextlib.suppress(asyncio.CancelledError):
+                await self._retention_task
         if self._poller_task is not None:
             self._poller_task.cancel()
             with contextlib.suppress(asyncio.CancelledError, TelegramError):
@@ -302,6 +445,15 @@ class BotRuntime:
             await self._database.close()
             log.info("bot stopped")
 
+    async def _initialize(self, application: BotApplication) -> None:
+        # PTB leaves the transports open when initialize() fails (a rejected token).
+        try:
+            await application.initialize()
+        except BaseException:
+            for request in self._requests:
+                await request.shutdown()
+            raise
+
     @property
     def poller(self) -> asyncio.Task[None] | None:
         """The polling task: it ends only when cancelled or when the token stops working."""
@@ -310,7 +462,7 @@ class BotRuntime:
     async def __aenter__(self) -> BotRuntime:
         application = self.application
         try:
-            await application.initialize()
+            await self._initialize(application)
         except InvalidToken:
             raise StartupError("Telegram rejected the bot token (TELEGRAM_BOT_TOKEN)") from None
         except TelegramError as error:
@@ -342,18 +494,19 @@ class BotRuntime:
 
 
 async def serve(runtime: BotRuntime) -> None:
-    """Run until SIGINT or SIGTERM, or until the poller stops for good."""
+    """Run until SIGINT or SIGTERM, or until the poller (in polling mode) stops for good."""
     stop = asyncio.Event()
     loop = asyncio.get_running_loop()
     for signum in (signal.SIGINT, signal.SIGTERM):
         loop.add_signal_handler(signum, stop.set)
     async with runtime:
-        assert runtime.poller is not None
         stopping = asyncio.create_task(stop.wait())
-        await asyncio.wait({stopping, runtime.poller}, return_when=asyncio.FIRST_COMPLETED)
+        poller = runtime.poller  # None in webhook mode
+        watched = {stopping} if poller is None else {stopping, poller}
+        await asyncio.wait(watched, return_when=asyncio.FIRST_COMPLETED)
         stopping.cancel()
-        if runtime.poller.done() and not runtime.poller.cancelled():
-            error = runtime.poller.exception()
+        if poller is not None and poller.done() and not poller.cancelled():
+            error = poller.exception()
             if isinstance(error, InvalidToken):
                 raise StartupError("Telegram no longer accepts the bot token")
             if error is not None:
@@ -362,8 +515,13 @@ async def serve(runtime: BotRuntime) -> None:
 
 def run_bot() -> int:
     settings = Settings.from_env().require_telegram()
-    secrets = [settings.telegram_bot_token, settings.aimlapi_key or ""]
-    configure_logging(settings.log_level, secrets)
+    secrets = [
+        settings.telegram_bot_token,
+        settings.aimlapi_key or "",
+        settings.openai_api_key or "",
+        settings.webhook_secret_token or "",
+    ]
+    configure_logging(settings.log_level, secrets, settings.log_format)
     try:
         asyncio.run(serve(BotRuntime(settings)))
     except StartupError as error:

@@ -11,6 +11,7 @@ from bot.policy.access import AccessService
 from bot.policy.account import AccountService
 from bot.policy.admin import AdminService
 from bot.policy.groups import GroupService
+from bot.policy.payments import PaymentService
 from bot.policy.preferences import PreferencesService
 from bot.policy.quota import QuotaService
 from bot.policy.users import UserService
@@ -29,4 +30,5 @@ class Services:
     admin: AdminService
     groups: GroupService
     account: AccountService
+    payments: PaymentService
     gateway: ChatGateway  # for the few sends a handler makes besides its reply

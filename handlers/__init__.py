@@ -17,22 +17,27 @@ from handlers.groups import group_handlers
 from handlers.language import language_handlers
 from handlers.media import media_handlers
 from handlers.models import model_handlers
+from handlers.payments import checkout_handlers, payment_handlers
 from handlers.settings import settings_handlers
 from handlers.users import user_handlers
 
-# Group -2 drops updates from banned users and chats; group -1 records the user; group 0 holds
-# the features.
+# Group -3 records payments and answers checkouts, before anything can drop them; group -2
+# drops updates from banned users and chats; group -1 records the user; group 0 holds the
+# features.
+PAYMENT_GROUP = -3
 ACCESS_GROUP = -2
 RECORD_GROUP = -1
 
 
 def register_handlers(application: Application[Any, BotContext, Any, Any, BotData, Any]) -> None:
+    application.add_handlers(checkout_handlers(), group=PAYMENT_GROUP)
     application.add_handlers(access_handlers(), group=ACCESS_GROUP)
     application.add_handlers(user_handlers(), group=RECORD_GROUP)
     application.add_handlers(
         [
             *admin_handlers(application.bot_data),
             *account_handlers(),
+            *payment_handlers(application.bot_data),
             *group_handlers(),
             *command_handlers(),
             *model_handlers(),

@@ -22,7 +22,16 @@ async def on_usage(update: Update, context: BotContext) -> None:
     # Sent on behalf of a chat: that chat pays for its recordings, so show the chat's usage.
     payer = requester_id(message)
     view = await context.services.account.usage(message.chat_id if payer is None else payer)
-    await message.reply_text(replies.usage(view.quota, view.model, admin=view.admin))
+    await message.reply_text(
+        replies.usage(view.quota, view.model, admin=view.admin, show_balance=view.show_balance)
+    )
+
+
+async def _keeps_payments(context: BotContext, user_id: int, text: str) -> str:
+    # Payment records outlive /forget (the law requires them): say so wherever they exist.
+    if await context.services.account.payments_shown(user_id):
+        return text + texts.FORGET_KEEPS_PAYMENTS
+    return text
 
 
 async def on_forget(update: Update, context: BotContext) -> None:
@@ -38,7 +47,9 @@ async def on_forget(update: Update, context: BotContext) -> None:
             ]
         ]
     )
-    await message.reply_text(texts.FORGET_CONFIRM, reply_markup=keyboard)
+    await message.reply_text(
+        await _keeps_payments(context, user_id, texts.FORGET_CONFIRM), reply_markup=keyboard
+    )
 
 
 async def on_forget_answer(update: Update, context: BotContext) -> None:
@@ -56,7 +67,7 @@ async def on_forget_answer(update: Update, context: BotContext) -> None:
     await query.answer()
     if answer == "yes":
         await context.services.account.forget(owner)
-        await query.edit_message_text(texts.FORGET_DONE)
+        await query.edit_message_text(await _keeps_payments(context, owner, texts.FORGET_DONE))
     else:
         await query.edit_message_text(texts.FORGET_CANCELLED)
 

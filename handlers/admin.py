@@ -1,4 +1,4 @@
-"""Admin commands: /stats, /user, /quota, /ban, /unban, /allow, /deny.
+"""Admin commands: /stats, /user, /quota, /ban, /unban, /allow, /deny, /refund.
 
 They match only for ADMIN_USER_IDS in a private chat (a report in a group would show users'
 data to everyone there). For anyone else the handlers do not match at all, so the update goes
@@ -7,15 +7,21 @@ where any unknown command goes, and the bot's answer reveals nothing.
 
 from __future__ import annotations
 
+import logging
 from collections.abc import Awaitable, Callable, Coroutine
 from typing import Any
 
 from telegram import Message, Update
+from telegram.error import TelegramError
 from telegram.ext import BaseHandler, CommandHandler, filters
 
+from bot.policy.payments import RefundOutcome
 from bot.presentation import replies, texts
-from bot.presentation.inputs import parse_count, parse_id
+from bot.presentation.inputs import echo, parse_count, parse_id
+from bot.telegram.gateway import GatewayError
 from handlers.context import BotContext, BotData
+
+log = logging.getLogger(__name__)
 
 QUOTA_DEFAULT = "default"
 
@@ -88,6 +94,40 @@ async def on_quota(update: Update, context: BotContext) -> None:
     await _reply(update, replies.quota_set(rule))
 
 
+async def on_refund(update: Update, context: BotContext) -> None:
+    """Give a Stars payment back and take its unspent seconds from the user's balance."""
+    args = context.args or []
+    if len(args) != 1:
+        await _reply(update, texts.ADMIN_USAGE["refund"])
+        return
+    charge_id = args[0]
+    try:
+        outcome = await context.services.payments.refund(charge_id)
+    except (TelegramError, GatewayError) as error:
+        failed = texts.ADMIN_REFUND_FAILED.format(
+            charge_id=echo(charge_id), reason=echo(str(error))
+        )
+        await _reply(update, failed)
+        return
+    await _reply(update, replies.refund_outcome(outcome, charge_id))
+    if outcome.recorded_now:
+        await _tell_refunded(context, outcome)
+
+
+async def _tell_refunded(context: BotContext, outcome: RefundOutcome) -> None:
+    """The user learns what left their balance (Telegram tells them of the Stars)."""
+    record = outcome.record
+    if record is None:
+        return
+    balance = await context.services.payments.balance(record.user_id)
+    try:
+        await context.services.gateway.send_text(
+            record.user_id, replies.refund_received(record, balance), reply_to=None
+        )
+    except (TelegramError, GatewayError) as error:
+        log.info("the user of a refunded payment was not told: %s", type(error).__name__)
+
+
 Callback = Callable[[Update, BotContext], Coroutine[Any, Any, None]]
 
 
@@ -140,6 +180,7 @@ def admin_handlers(bot_data: BotData) -> list[BaseHandler[Update, BotContext, No
         "unban": _single_id_command("unban", _unban),
         "allow": _single_id_command("allow", _allow),
         "deny": _single_id_command("deny", _deny),
+        "refund": on_refund,
     }
     return [
         CommandHandler(name, callback, filters=only_admins) for name, callback in callbacks.items()

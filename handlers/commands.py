@@ -17,7 +17,10 @@ async def on_start(update: Update, context: BotContext) -> None:
 async def on_help(update: Update, context: BotContext) -> None:
     if update.effective_message is not None:
         max_mb = context.services.settings.max_file_bytes / 1e6
-        await update.effective_message.reply_text(texts.HELP.format(max_mb=f"{max_mb:g}"))
+        text = texts.HELP.format(max_mb=f"{max_mb:g}")
+        if context.services.payments.enabled:
+            text += texts.HELP_PAYMENTS
+        await update.effective_message.reply_text(text)
 
 
 async def on_private_text(update: Update, context: BotContext) -> None:

@@ -1,4 +1,5 @@
-"""Transcript texts by (file_unique_id, model, language), kept for a limited time."""
+"""Transcript texts by (file_unique_id, model, language), kept for a limited time (expired
+entries are deleted by storage/retention.py)."""
 
 from __future__ import annotations
 
@@ -42,9 +43,4 @@ class TranscriptCacheRepository:
                    expires_at = excluded.expires_at
                WHERE transcript_cache.expires_at <= excluded.created_at""",
             (file_unique_id, model, language or "", text, to_text(now), to_text(expires_at)),
-        )
-
-    async def purge_expired(self, now: datetime) -> int:
-        return await self._db.execute(
-            "DELETE FROM transcript_cache WHERE expires_at <= ?", (to_text(now),)
         )

@@ -1,4 +1,5 @@
-"""The SQLite connection: WAL mode, numbered migrations tracked with PRAGMA user_version.
+"""The SQLite connection: WAL mode, numbered migrations tracked with PRAGMA user_version, and
+incremental auto-vacuum, so the file gives back what retention deletes (`reclaim_free_pages`).
 
 One aiosqlite connection serves the whole process. aiosqlite runs statements one at a time on
 its thread, but two coroutines could still interleave statements inside one transaction, so
@@ -24,6 +25,9 @@ _MIGRATION_NAME = re.compile(r"^(\d{3})_[a-z0-9_]+\.sql$")
 
 Row = aiosqlite.Row
 
+# PRAGMA auto_vacuum's value for INCREMENTAL (0: none, 1: full).
+_INCREMENTAL = 2
+
 
 def load_migrations() -> list[tuple[int, str]]:
     """Return (number, sql) for every packaged migration, in order."""
@@ -40,6 +44,22 @@ def load_migrations() -> list[tuple[int, str]]:
     return found
 
 
+async def _use_incremental_vacuum(connection: aiosqlite.Connection, path: Path) -> None:
+    """Turn on auto_vacuum=INCREMENTAL. A new file takes it before its first table; a file
+    made before it existed needs one full VACUUM (a rewrite, once: it takes a while on a big
+    file and needs as much free disk again)."""
+    cursor = await connection.execute("PRAGMA auto_vacuum")
+    row = await cursor.fetchone()
+    if row is not None and int(row[0]) == _INCREMENTAL:
+        return
+    await connection.execute(f"PRAGMA auto_vacuum = {_INCREMENTAL}")
+    cursor = await connection.execute("SELECT count(*) FROM sqlite_schema")
+    row = await cursor.fetchone()
+    if row is not None and int(row[0]) > 0:
+        log.info("rewriting %s once, so that it can shrink (auto_vacuum=INCREMENTAL)", path)
+        await connection.execute("VACUUM")
+
+
 class Database:
     def __init__(self, connection: aiosqlite.Connection) -> None:
         self._connection = connection
@@ -51,6 +71,7 @@ class Database:
         # isolation_level=None: we issue BEGIN ourselves, so nothing opens a transaction implicitly.
         connection = await aiosqlite.connect(path, isolation_level=None)
         connection.row_factory = aiosqlite.Row
+        await _use_incremental_vacuum(connection, path)
         await connection.execute("PRAGMA journal_mode=WAL")
         await connection.execute("PRAGMA synchronous=NORMAL")
         await connection.execute("PRAGMA foreign_keys=ON")
@@ -62,6 +83,23 @@ class Database:
     async def close(self) -> None:
         async with self._lock:
             await self._connection.close()
+
+    async def reclaim_free_pages(self) -> int:
+        """Give the pages deleted rows left free back to the file system; return how many.
+
+        The file shrinks at the next checkpoint, which is tried here too (PASSIVE: it never
+        waits for a reader, such as a backup in progress; the auto-checkpoint finishes later).
+        """
+        async with self._lock:
+            cursor = await self._connection.execute("PRAGMA freelist_count")
+            row = await cursor.fetchone()
+            free = int(row[0]) if row else 0
+            if free:
+                # Run as a script: Python's sqlite3 steps a row-less PRAGMA once, and each
+                # step of incremental_vacuum frees a single page.
+                await self._connection.executescript("PRAGMA incremental_vacuum;")
+                await self._connection.execute("PRAGMA wal_checkpoint(PASSIVE)")
+            return free
 
     async def migrate(self, migrations: Iterable[tuple[int, str]]) -> int:
         async with self._lock:

@@ -6,7 +6,10 @@ under a keyed hash of the payer's id (the "subject"), never the id itself: /forg
 row's user_id, and the usage still counts until its monthly window ends and the row is purged.
 
 The policy (limits, flood caps) is the caller's: it passes a `decide` callable that sees a
-snapshot of the payer's usage and returns a refusal, or None to admit.
+snapshot of the payer's usage and returns a refusal, or `Admit` with the part of the seconds
+the payer's bought balance pays (storage/payments.py). That part is held from the balance in
+the same transaction, so a burst can never spend bought seconds twice, and only the rest
+counts against the free quota.
 """
 
 from __future__ import annotations
@@ -20,6 +23,7 @@ from typing import Literal, TypeVar
 
 import aiosqlite
 
+from storage import payments
 from storage.clock import Clock, from_text, to_text, utc_now
 from storage.db import Database
 
@@ -40,11 +44,22 @@ class Windows:
 
 @dataclass(frozen=True, slots=True)
 class LedgerSnapshot:
-    day_used: float  # reserved and committed seconds since day_start
+    day_used: float  # reserved and committed seconds since day_start, bought ones aside
     month_used: float  # ... since month_start
     in_flight: int  # reservations not settled yet
     recent: int  # admissions since recent_since
     oldest_recent: datetime | None
+    # Every payer's seconds since day_start (the BUDGET_DAILY_SECONDS ceiling), read in the
+    # same transaction as the rest, so a burst cannot overspend it either.
+    bot_day_used: float = 0.0
+    balance: float = 0.0  # bought seconds the payer has left
+
+
+@dataclass(frozen=True, slots=True)
+class Admit:
+    """What `decide` returns to admit: `paid` of the seconds come from the bought balance."""
+
+    paid: float = 0.0
 
 
 @dataclass(frozen=True, slots=True)
@@ -102,6 +117,11 @@ async def bump_user_totals(
     )
 
 
+def _paid_part(admit: Admit, seconds: float, snapshot: LedgerSnapshot) -> float:
+    """What the balance pays, never more than the reservation or the balance itself."""
+    return max(0.0, min(admit.paid, seconds, snapshot.balance))
+
+
 def _entry(row: aiosqlite.Row) -> LedgerEntry:
     return LedgerEntry(
         job_id=row["job_id"],
@@ -133,9 +153,11 @@ class QuotaLedger:
         self,
         connection: aiosqlite.Connection,
         subject: str,
+        payer_id: int,
         windows: Windows,
         exclude_job: int | None = None,
     ) -> LedgerSnapshot:
+        """The payer's usage; with `exclude_job`, as if that job's reservation were released."""
         day, month, recent = (
             to_text(windows.day_start),
             to_text(windows.month_start),
@@ -144,9 +166,9 @@ class QuotaLedger:
         cursor = await connection.execute(
             """SELECT
                  COALESCE(SUM(CASE WHEN state != 'refunded' AND created_at >= ?
-                                   THEN seconds END), 0) AS day_used,
+                                   THEN seconds - paid_seconds END), 0) AS day_used,
                  COALESCE(SUM(CASE WHEN state != 'refunded' AND created_at >= ?
-                                   THEN seconds END), 0) AS month_used,
+                                   THEN seconds - paid_seconds END), 0) AS month_used,
                  COUNT(CASE WHEN state = 'reserved' THEN 1 END) AS in_flight,
                  COUNT(CASE WHEN created_at >= ? THEN 1 END) AS recent,
                  MIN(CASE WHEN created_at >= ? THEN created_at END) AS oldest_recent
@@ -156,18 +178,30 @@ class QuotaLedger:
         row = await cursor.fetchone()
         assert row is not None  # an aggregate always yields a row
         oldest = row["oldest_recent"]
+        cursor = await connection.execute(
+            """SELECT COALESCE(SUM(seconds), 0) FROM quota_ledger
+               WHERE state != 'refunded' AND created_at >= ? AND job_id IS NOT ?""",
+            (day, exclude_job),
+        )
+        bot_row = await cursor.fetchone()
+        assert bot_row is not None
+        balance = await payments.available(connection, payer_id)
+        if exclude_job is not None:
+            balance += await payments.held_back(connection, exclude_job)
         return LedgerSnapshot(
             day_used=float(row["day_used"]),
             month_used=float(row["month_used"]),
             in_flight=int(row["in_flight"]),
             recent=int(row["recent"]),
             oldest_recent=from_text(oldest) if oldest else None,
+            bot_day_used=float(bot_row[0]),
+            balance=balance,
         )
 
     async def snapshot(self, payer_id: int, windows: Windows) -> LedgerSnapshot:
         subject = await self.subject(payer_id)
         async with self._db.transaction() as connection:
-            return await self._snapshot(connection, subject, windows)
+            return await self._snapshot(connection, subject, payer_id, windows)
 
     async def reserve(
         self,
@@ -180,7 +214,7 @@ class QuotaLedger:
         basis: Basis,
         now: datetime,
         windows: Windows,
-        decide: Callable[[LedgerSnapshot], R | None],
+        decide: Callable[[LedgerSnapshot], R | Admit],
     ) -> R | None:
         """Reserve `seconds` for a job unless `decide` refuses. Returns the refusal, or None.
 
@@ -193,16 +227,20 @@ class QuotaLedger:
             )
             if await cursor.fetchone() is not None:
                 return None
-            refusal = decide(await self._snapshot(connection, subject, windows))
-            if refusal is not None:
+            snapshot = await self._snapshot(connection, subject, payer_id, windows)
+            verdict = decide(snapshot)
+            if not isinstance(verdict, Admit):
                 await bump_stats(connection, stats_day(now), model, refused=1)
-                return refusal
+                return verdict
+            paid = _paid_part(verdict, seconds, snapshot)
             await connection.execute(
                 """INSERT INTO quota_ledger (job_id, subject, user_id, model, seconds, basis,
-                                            state, created_at)
-                   VALUES (?, ?, ?, ?, ?, ?, 'reserved', ?)""",
-                (job_id, subject, user_id, model, seconds, basis, to_text(now)),
+                                            state, created_at, paid_seconds)
+                   VALUES (?, ?, ?, ?, ?, ?, 'reserved', ?, ?)""",
+                (job_id, subject, user_id, model, seconds, basis, to_text(now), paid),
             )
+            if paid > 0:
+                await payments.hold(connection, job_id, payer_id, paid)
             return None
 
     async def resize(
@@ -213,20 +251,28 @@ class QuotaLedger:
         seconds: float,
         basis: Basis,
         windows: Windows,
-        decide: Callable[[LedgerSnapshot], R | None],
+        decide: Callable[[LedgerSnapshot], R | Admit],
     ) -> R | None:
         """Change an open reservation's size (a measured duration), re-checking the limits
         against everything else the payer has used. On refusal the reservation is unchanged."""
         subject = await self.subject(payer_id)
         async with self._db.transaction() as connection:
-            refusal = decide(await self._snapshot(connection, subject, windows, exclude_job=job_id))
-            if refusal is not None:
-                return refusal
-            await connection.execute(
-                """UPDATE quota_ledger SET seconds = ?, basis = ?
-                   WHERE job_id = ? AND state = 'reserved'""",
-                (seconds, basis, job_id),
+            snapshot = await self._snapshot(
+                connection, subject, payer_id, windows, exclude_job=job_id
             )
+            verdict = decide(snapshot)
+            if not isinstance(verdict, Admit):
+                return verdict
+            paid = _paid_part(verdict, seconds, snapshot)
+            cursor = await connection.execute(
+                """UPDATE quota_ledger SET seconds = ?, basis = ?, paid_seconds = ?
+                   WHERE job_id = ? AND state = 'reserved'""",
+                (seconds, basis, paid, job_id),
+            )
+            if cursor.rowcount == 1:
+                await payments.release(connection, job_id)
+                if paid > 0:
+                    await payments.hold(connection, job_id, payer_id, paid)
             return None
 
     async def get(self, job_id: int) -> LedgerEntry | None:
@@ -239,15 +285,30 @@ class QuotaLedger:
         now = self._clock()
         async with self._db.transaction() as connection:
             cursor = await connection.execute(
-                """UPDATE quota_ledger SET state = 'committed', seconds = ?, settled_at = ?
+                """SELECT seconds, paid_seconds FROM quota_ledger
+                   WHERE job_id = ? AND state = 'reserved'""",
+                (job_id,),
+            )
+            reserved = await cursor.fetchone()
+            if reserved is None:
+                return False
+            # Charged less than reserved: the bought seconds go back first. Charged more (a
+            # measured duration the backend's report exceeds): the free quota takes the rest,
+            # as it did before purchases, so a balance can never go below zero.
+            paid = max(0.0, reserved["paid_seconds"] - max(0.0, reserved["seconds"] - seconds))
+            if paid < reserved["paid_seconds"]:
+                await payments.release(connection, job_id, reserved["paid_seconds"] - paid)
+            await payments.settle(connection, job_id)
+            cursor = await connection.execute(
+                """UPDATE quota_ledger
+                   SET state = 'committed', seconds = ?, paid_seconds = ?, settled_at = ?
                    WHERE job_id = ? AND state = 'reserved'
                    RETURNING user_id, model""",
-                (seconds, to_text(now), job_id),
+                (seconds, paid, to_text(now), job_id),
             )
             row = await cursor.fetchone()
             await cursor.close()
-            if row is None:
-                return False
+            assert row is not None  # the reservation was read in this transaction
             await bump_stats(connection, stats_day(now), row["model"], jobs=1, seconds=billed)
             if row["user_id"] is not None:
                 await bump_user_totals(
@@ -270,6 +331,7 @@ class QuotaLedger:
             await cursor.close()
             if row is None:
                 return False
+            await payments.release(connection, job_id)
             counter = {"refused": 1} if refused else {"failures": 1}
             await bump_stats(connection, stats_day(now), row["model"], **counter)
             return True

@@ -13,6 +13,8 @@ from bot.app import BotRuntime
 from bot.config.settings import Settings
 from bot.retry import RetryPolicy
 from bot.stt.schedule import PollSchedule, ScheduleConfig
+from bot.telegram.flood_schedule import FloodLimits, Window
+from tests.fakes.openai import FakeOpenAi
 from tests.fakes.stt import FakeStt
 from tests.fakes.telegram import FakeTelegram
 
@@ -22,6 +24,7 @@ os.environ.setdefault("PTB_TIMEDELTA", "true")
 # Shaped like real secrets, so the log-scanning tests also catch partial or pattern leaks.
 BOT_TOKEN = "123456789:AAHdqTcvCH1vGWJxfSeofSAs0K5PALDsaw1"
 API_KEY = "aiml-test-key-5f1e0c9a7b3d4e2f8a6c"
+OPENAI_KEY = "sk-test-openai-9c2e7a41b5d3f806"
 
 # Jobs in tests finish within milliseconds: poll soon and often, retry quickly.
 FAST_SCHEDULE = ScheduleConfig(
@@ -48,6 +51,13 @@ async def stt() -> AsyncIterator[FakeStt]:
         yield fake
 
 
+@pytest.fixture
+async def openai() -> AsyncIterator[FakeOpenAi]:
+    """An OpenAI-compatible transcription server (tests/fakes/openai.py), keyed OPENAI_KEY."""
+    async with FakeOpenAi(api_key=OPENAI_KEY) as fake:
+        yield fake
+
+
 def bot_environment(telegram: FakeTelegram, stt: FakeStt, database: Path) -> dict[str, str]:
     return {
         "TELEGRAM_BOT_TOKEN": BOT_TOKEN,
@@ -56,6 +66,9 @@ def bot_environment(telegram: FakeTelegram, stt: FakeStt, database: Path) -> dic
         "TELEGRAM_API_URL": telegram.url,
         "DATABASE_PATH": str(database),
         "LOG_LEVEL": "DEBUG",
+        # Jobs here finish in milliseconds, which would skip every "Transcribing…" the tests
+        # look at; the other reasons to skip it (a long queue) still apply.
+        "QUICK_ANSWER_SECONDS": "0",
     }
 
 
@@ -85,9 +98,9 @@ def running_bot() -> BotFactory:
         options.setdefault("schedule", PollSchedule(FAST_SCHEDULE))
         options.setdefault("stt_retry", FAST_RETRY)
         options.setdefault("telegram_retry", FAST_TELEGRAM_RETRY)
-        # Jobs here finish in milliseconds, which would skip every "Transcribing…" the tests
-        # look at; the other reasons to skip it (a long queue) still apply.
-        options.setdefault("quick_answer_seconds", 0.0)
+        # The fake has no per-chat flood limit, and tests send a chat dozens of messages a
+        # second; tests/test_rate_limiter.py holds the bot to Telegram's.
+        options.setdefault("flood_limits", FloodLimits(chat=Window(1000, 1.0)))
         return BotRuntime(settings, **options)
 
     return build

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import asyncio
 import ipaddress
 import os
 import socket
@@ -28,7 +29,9 @@ from bot.net.guards import (
     is_public_address,
     parse_fetch_url,
 )
-from bot.server.app import AUTH_MESSAGE, ServerConfig, create_app
+from bot.server.app import API_KEY, JobApi, ServerConfig, create_app
+from bot.server.errors import AUTH_MESSAGE
+from tests.local.fake_model import tone_wav
 
 KEY = "server-test-key-1"
 REPO = Path(__file__).resolve().parents[1]
@@ -120,17 +123,19 @@ class NeverLoaded:
         raise AssertionError("no job should have been started")
 
 
-def idle_backend() -> LocalBackend:
+def idle_backend(local: LocalConfig | None = None) -> LocalBackend:
     return LocalBackend(
-        LocalConfig(size="base"),
+        local or LocalConfig(size="base"),
         engine_factory=lambda size: LocalWhisperEngine(size, loader=NeverLoaded()),  # type: ignore[arg-type]
         available_sizes={"base"},
     )
 
 
-async def client_for(config: ServerConfig) -> TestClient[web.Request, web.Application]:
+async def client_for(
+    config: ServerConfig, local: LocalConfig | None = None
+) -> TestClient[web.Request, web.Application]:
     client: TestClient[web.Request, web.Application] = TestClient(
-        TestServer(create_app(idle_backend(), config))
+        TestServer(create_app(idle_backend(local), config))
     )
     await client.start_server()
     return client
@@ -170,6 +175,9 @@ async def test_requests_without_a_valid_key_get_401(
         await api.get("/v1/stt/some-id", headers=headers),
     ):
         assert await error_of(response, 401) == AUTH_MESSAGE
+        assert response.headers["WWW-Authenticate"].startswith("Bearer ")
+    # A self-hosted server has no billing page: its 401 must not send anybody to aimlapi.com.
+    assert "aimlapi" not in AUTH_MESSAGE.lower() and "billing" not in AUTH_MESSAGE.lower()
 
 
 async def test_every_configured_key_is_accepted(
@@ -325,3 +333,220 @@ def test_serve_api_refuses_keys_together_with_no_auth() -> None:
     result = serve_api("--insecure-no-auth", env={"STT_SERVER_KEYS": "a,b"})
     assert result.returncode == 2
     assert "conflicts" in result.stderr
+
+
+# --- serve-api under load and abuse ------------------------------------------------------------
+
+
+def create_head(*, key: str = KEY, content_length: int, expect: bool = False) -> bytes:
+    """The head of a multipart create whose body is still to come."""
+    lines = [
+        "POST /v1/stt/create HTTP/1.1",
+        "Host: 127.0.0.1",
+        f"Authorization: Bearer {key}",
+        "Content-Type: multipart/form-data; boundary=cut",
+        f"Content-Length: {content_length}",
+        *(["Expect: 100-continue"] if expect else []),
+    ]
+    return ("\r\n".join(lines) + "\r\n\r\n").encode()
+
+
+async def read_head(reader: asyncio.StreamReader) -> tuple[int, dict[str, str]]:
+    """The status and headers of the next response (or interim response) on a raw socket."""
+    raw = await asyncio.wait_for(reader.readuntil(b"\r\n\r\n"), timeout=5)
+    status_line, *header_lines = raw.decode().split("\r\n")
+    headers = dict(line.split(": ", 1) for line in header_lines if ": " in line)
+    return int(status_line.split()[1]), headers
+
+
+class SlowUpload:
+    """A create whose body trickles in: admitted, it holds a place while its audio arrives."""
+
+    def __init__(self, port: int, key: str = KEY) -> None:
+        self.port, self.key = port, key
+        self.writer: asyncio.StreamWriter | None = None
+
+    async def __aenter__(self) -> SlowUpload:
+        _, self.writer = await asyncio.open_connection("127.0.0.1", self.port)
+        self.writer.write(create_head(key=self.key, content_length=10_000_000) + b"--cut\r\n")
+        await self.writer.drain()
+        return self
+
+    async def __aexit__(self, *_: object) -> None:
+        assert self.writer is not None
+        self.writer.close()
+
+
+def job_api(client: TestClient[web.Request, web.Application]) -> JobApi:
+    return client.app[API_KEY]
+
+
+async def until(condition: object, what: str) -> None:
+    for _ in range(500):
+        if callable(condition) and condition():
+            return
+        await asyncio.sleep(0.01)
+    raise AssertionError(f"timed out waiting for {what}")
+
+
+async def test_a_full_server_answers_429_before_reading_a_body() -> None:
+    client = await client_for(
+        ServerConfig(keys=frozenset({KEY})), LocalConfig(size="base", workers=1, queue_size=0)
+    )
+    port = client.server.port
+    assert port is not None
+    try:
+        async with SlowUpload(port):
+            await until(lambda: job_api(client).arriving == 1, "the slow upload's admission")
+            # Headers only: not one byte of this body is ever sent, and the answer comes.
+            reader, writer = await asyncio.open_connection("127.0.0.1", port)
+            writer.write(create_head(content_length=10_000_000))
+            await writer.drain()
+            status, headers = await read_head(reader)
+            writer.close()
+            assert (status, headers["Retry-After"]) == (429, "5")
+
+            # A client that asks first (Expect: 100-continue) is refused without a 100.
+            reader, writer = await asyncio.open_connection("127.0.0.1", port)
+            writer.write(create_head(content_length=10_000_000, expect=True))
+            await writer.drain()
+            status, _ = await read_head(reader)
+            writer.close()
+            assert status == 429
+        await until(lambda: job_api(client).arriving == 0, "the slow upload to leave")
+
+        # With room again, the same question gets "go ahead".
+        reader, writer = await asyncio.open_connection("127.0.0.1", port)
+        writer.write(create_head(content_length=10_000_000, expect=True))
+        await writer.drain()
+        status, _ = await read_head(reader)
+        writer.close()
+        assert status == 100
+    finally:
+        await client.close()
+
+
+async def test_url_jobs_beyond_capacity_are_refused_before_any_download() -> None:
+    release = asyncio.Event()
+    fetched: list[str] = []
+
+    async def slow_audio(request: web.Request) -> web.Response:
+        fetched.append(request.path)
+        await release.wait()
+        raise web.HTTPNotFound()
+
+    host_app = web.Application()
+    host_app.router.add_get("/{name}", slow_audio)
+    host = TestServer(host_app, host="127.0.0.1")
+    await host.start_server()
+    # One worker and one queued place: room for two jobs, whose audio arrives slowly.
+    client = await client_for(
+        ServerConfig(
+            keys=frozenset({KEY}),
+            allow_private_urls=True,
+            key_jobs_per_minute=100,
+            key_jobs_in_flight=100,
+        ),
+        LocalConfig(size="base", workers=1, queue_size=1),
+    )
+    try:
+        posts = [
+            asyncio.create_task(
+                client.post(
+                    "/v1/stt/create",
+                    json={"model": "#g1_whisper-base", "url": f"{host.make_url(f'/n{i}.ogg')}"},
+                    headers=AUTH,
+                )
+            )
+            for i in range(40)
+        ]
+        await until(lambda: sum(task.done() for task in posts) >= 38, "38 refusals")
+        answered = [task for task in posts if task.done()]
+        assert len(answered) == 38  # answered while two downloads are still held
+        for task in answered:
+            response = task.result()
+            assert "queue is full" in await error_of(response, 429)
+            assert response.headers["Retry-After"] == "5"
+        await until(lambda: len(fetched) == 2, "the two admitted downloads")
+
+        release.set()
+        for task in posts:
+            if task in answered:
+                continue
+            response = await task
+            assert "HTTP 404" in await error_of(response, 400)
+    finally:
+        release.set()
+        await client.close()
+        await host.close()
+    assert len(fetched) == 2
+    assert job_api(client).arriving == 0
+
+
+async def test_each_key_is_limited_in_jobs_a_minute() -> None:
+    client = await client_for(ServerConfig(keys=frozenset({KEY, "other"}), key_jobs_per_minute=2))
+    body = {"model": "local/huge", "url": "http://x"}  # refused after admission: still counted
+    try:
+        for _ in range(2):
+            await error_of(await client.post("/v1/stt/create", json=body, headers=AUTH), 400)
+        response = await client.post("/v1/stt/create", json=body, headers=AUTH)
+        assert "2 jobs a minute per key" in await error_of(response, 429)
+        assert 1 <= int(response.headers["Retry-After"]) <= 60
+        # Another key has its own minute.
+        other = {"Authorization": "Bearer other"}
+        await error_of(await client.post("/v1/stt/create", json=body, headers=other), 400)
+    finally:
+        await client.close()
+
+
+async def test_each_key_is_limited_in_jobs_in_flight() -> None:
+    client = await client_for(ServerConfig(keys=frozenset({KEY, "other"}), key_jobs_in_flight=1))
+    port = client.server.port
+    assert port is not None
+    body = {"model": "local/huge", "url": "http://x"}
+    try:
+        async with SlowUpload(port):
+            await until(lambda: job_api(client).arriving == 1, "the slow upload's admission")
+            response = await client.post("/v1/stt/create", json=body, headers=AUTH)
+            assert "1 unfinished jobs per key" in await error_of(response, 429)
+            assert response.headers["Retry-After"] == "5"
+            other = {"Authorization": "Bearer other"}
+            await error_of(await client.post("/v1/stt/create", json=body, headers=other), 400)
+    finally:
+        await client.close()
+
+
+async def test_only_the_offered_models_can_be_loaded() -> None:
+    async def message(client: TestClient[web.Request, web.Application], model: str) -> str:
+        response = await client.post("/v1/stt/create", json={"model": model}, headers=AUTH)
+        return await error_of(response, 400)
+
+    # By default: AIML's ids and the sizes at hand, never one to fetch from a hub.
+    default = await client_for(ServerConfig(keys=frozenset({KEY})))
+    chosen = await client_for(
+        ServerConfig(keys=frozenset({KEY}), models=frozenset({"local/large-v3"}))
+    )
+    try:
+        assert "received 'local/large-v3'" in await message(default, "local/large-v3")
+        assert "url or audio is required" in await message(default, "local/base")
+        assert "url or audio is required" in await message(default, "#g1_whisper-large")
+        assert "url or audio is required" in await message(chosen, "local/large-v3")
+        assert "received '#g1_whisper-base'" in await message(chosen, "#g1_whisper-base")
+    finally:
+        await default.close()
+        await chosen.close()
+    with pytest.raises(ValueError, match="aai/slam-1"):
+        create_app(idle_backend(), ServerConfig(models=frozenset({"aai/slam-1"})))
+
+
+async def test_audio_longer_than_the_cap_is_refused_before_it_is_queued() -> None:
+    client = await client_for(ServerConfig(keys=frozenset({KEY}), max_audio_seconds=1.5))
+    try:
+        form = aiohttp.FormData()
+        form.add_field("model", "#g1_whisper-base")
+        form.add_field("audio", tone_wav(seconds=2.0), filename="a.wav")
+        response = await client.post("/v1/stt/create", data=form, headers=AUTH)
+        message = await error_of(response, 400)
+        assert "lasts 0:00:02, longer than the 0:00:02 this server accepts" in message
+    finally:
+        await client.close()

@@ -1,4 +1,5 @@
-"""The `stt-bot` command line: run the bot, transcribe a file, or serve the job API."""
+"""The `stt-bot` command line: run the bot, transcribe a file, serve the job API, or back up
+the database."""
 
 from __future__ import annotations
 
@@ -6,8 +7,9 @@ import argparse
 import os
 import sys
 from collections.abc import Sequence
-from importlib.metadata import PackageNotFoundError, version
+from pathlib import Path
 
+from bot import package_version
 from bot.config.settings import SettingsError
 
 
@@ -44,14 +46,15 @@ def build_parser() -> argparse.ArgumentParser:
         help="let jobs fetch audio from private and loopback addresses",
     )
     serve.add_argument("--max-upload-bytes", type=int, default=25_000_000)
+
+    backup = commands.add_parser(
+        "backup", help="copy the database to a new file, safely while the bot runs"
+    )
+    backup.add_argument("target", metavar="PATH", help="the new file (never overwritten)")
+    backup.add_argument(
+        "--database", type=Path, help="the database to copy (default: DATABASE_PATH)"
+    )
     return parser
-
-
-def package_version() -> str:
-    try:
-        return version("stt-bot")
-    except PackageNotFoundError:  # run from a source tree that was never installed
-        return "(not installed)"
 
 
 def main(argv: Sequence[str] | None = None) -> int:
@@ -68,6 +71,10 @@ def main(argv: Sequence[str] | None = None) -> int:
             from bot.cli.transcribe import transcribe_command
 
             return transcribe_command(args)
+        if args.command == "backup":
+            from bot.cli.backup import backup_command
+
+            return backup_command(args)
         from bot.cli.serve_api import serve_command
 
         return serve_command(args)

@@ -49,6 +49,10 @@ def serve_command(args: argparse.Namespace, settings: Settings | None = None) ->
         allow_private_urls=args.allow_private_urls,
         max_upload_bytes=args.max_upload_bytes,
         poll_hold_seconds=POLL_HOLD_SECONDS,
+        models=frozenset(settings.server_models),
+        max_audio_seconds=settings.server_max_audio_seconds or None,
+        key_jobs_per_minute=settings.server_key_jobs_per_minute,
+        key_jobs_in_flight=settings.server_key_jobs_in_flight,
     )
     app = create_app(backend, config)
 

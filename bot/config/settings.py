@@ -23,15 +23,20 @@ from pydantic_settings import BaseSettings, PydanticBaseSettingsSource, Settings
 from bot.config.sections import (
     AccessSection,
     Backend,
+    HttpSection,
     LocalEngineSection,
     LoggingSection,
+    OpenAiSection,
+    PaymentsSection,
     ServerSection,
     SpeechToTextSection,
+    SpendSection,
     StorageSection,
     TelegramSection,
     TransferSection,
 )
-from bot.stt.catalogue import aiml_models, local_models
+from bot.stt.catalogue import ModelSpec, aiml_models, local_models, openai_models
+from bot.stt.openai_client import OPENAI_BASE_URL
 
 DEFAULT_AIML_MODEL = "#g1_whisper-large"
 
@@ -47,12 +52,16 @@ def local_extra_installed() -> bool:
 class Settings(
     TelegramSection,
     SpeechToTextSection,
+    OpenAiSection,
     LocalEngineSection,
     ServerSection,
     AccessSection,
+    PaymentsSection,
     TransferSection,
     StorageSection,
     LoggingSection,
+    HttpSection,
+    SpendSection,
     BaseSettings,
 ):
     """Every variable of every command; the sections (bases) group them by concern."""
@@ -102,6 +111,8 @@ class Settings(
         has_local = (local_engine_available or local_extra_installed)()
         settings._check_backend(has_local)
         settings._check_models()
+        settings._check_webhook()
+        settings._check_payments()
         return settings
 
     @property
@@ -117,21 +128,50 @@ class Settings(
 
     @property
     def backend(self) -> Backend:
-        """STT_BACKEND when set; otherwise the AIML API with a key, the local engine without."""
+        """STT_BACKEND when set; otherwise an OpenAI-compatible server when OPENAI_BASE_URL is
+        set, the AIML API with a key, the local engine without."""
         if self.stt_backend is not None:
             return self.stt_backend
+        if self.openai_base_url is not None:
+            return "openai"
         return "aiml" if self.aimlapi_key else "local"
+
+    @property
+    def openai_url(self) -> str:
+        """The OpenAI-compatible server's API root: OPENAI_BASE_URL, else OpenAI's."""
+        return self.openai_base_url or OPENAI_BASE_URL
+
+    @property
+    def offered_models(self) -> tuple[ModelSpec, ...]:
+        """Every model of the backend, before ALLOWED_MODELS narrows it."""
+        if self.backend == "local":
+            return local_models()
+        if self.backend == "openai":
+            return openai_models(self.openai_models)
+        return aiml_models()
 
     @property
     def default_model(self) -> str:
         """The model until a user picks one: DEFAULT_MODEL, else the backend's own."""
         if self.default_model_id is not None:
             return self.default_model_id
+        if self.backend == "openai":
+            return self.offered_models[0].id
         return DEFAULT_AIML_MODEL if self.backend == "aiml" else f"local/{self.local_model}"
 
     def _check_backend(self, has_local: bool) -> None:
         if self.stt_backend == "aiml" and not self.aimlapi_key:
             raise SettingsError("AIMLAPI_KEY is required when STT_BACKEND=aiml")
+        if self.stt_backend is None and self.aimlapi_key and self.openai_base_url:
+            raise SettingsError(
+                "AIMLAPI_KEY and OPENAI_BASE_URL are both set: choose one with "
+                "STT_BACKEND=aiml or STT_BACKEND=openai"
+            )
+        if self.backend == "openai" and self.openai_base_url is None and not self.openai_api_key:
+            # A self-hosted server may go without a key; OpenAI's never does.
+            raise SettingsError(
+                "STT_BACKEND=openai needs OPENAI_BASE_URL, or OPENAI_API_KEY for api.openai.com"
+            )
         if self.backend == "local" and not has_local:
             if self.stt_backend == "local":
                 raise SettingsError(
@@ -142,11 +182,15 @@ class Settings(
                 "pip install 'stt-bot[local]'"
             )
 
+    def _check_webhook(self) -> None:
+        if self.webhook_url is not None and self.webhook_secret is None:
+            # Without it anyone who learns the URL could post updates as Telegram.
+            raise SettingsError("WEBHOOK_SECRET_TOKEN is required when WEBHOOK_URL is set")
+
     def _check_models(self) -> None:
         # A model outside the backend would otherwise be dropped silently: users would miss it,
         # or get the first model offered instead of the default.
-        local = self.backend == "local"
-        offered = {spec.id for spec in (local_models() if local else aiml_models())}
+        offered = {spec.id for spec in self.offered_models}
         foreign = [model_id for model_id in self.allowed_models if model_id not in offered]
         if foreign:
             raise SettingsError(
@@ -157,13 +201,23 @@ class Settings(
         if chosen is None:
             return
         if chosen not in offered:
-            kind = "a local" if local else "an AIML"
+            kind = {
+                "local": "a local model id",
+                "aiml": "an AIML model id",
+                "openai": "a model the OpenAI-compatible server offers (OPENAI_MODELS)",
+            }[self.backend]
             raise SettingsError(
-                f"DEFAULT_MODEL {chosen!r} is not {kind} model id, and the backend is "
-                f"{self.backend}"
+                f"DEFAULT_MODEL {chosen!r} is not {kind}, and the backend is {self.backend}"
             )
         if self.allowed_models and chosen not in self.allowed_models:
             raise SettingsError(f"DEFAULT_MODEL {chosen!r} is not one of ALLOWED_MODELS")
+
+    def _check_payments(self) -> None:
+        # Telegram's terms: whoever sells must answer /paysupport and can refund (/refund).
+        if self.stars_packs and not self.admin_user_ids:
+            raise SettingsError(
+                "STARS_PACKS needs ADMIN_USER_IDS: an admin answers /paysupport and refunds"
+            )
 
 
 def _variable_names() -> tuple[str, ...]:
@@ -209,4 +263,6 @@ def _problem(error: ErrorDetails) -> str:
         return "must be a finite number"
     if kind == "greater_than_equal":
         return f"must be at least {context['ge']:g}"
+    if kind == "less_than_equal":
+        return f"must be at most {context['le']:g}"
     return f"is invalid: {error['msg'][:1].lower()}{error['msg'][1:]}"

@@ -3,22 +3,34 @@
 Jobs get a generated id and live in memory, like the API's, for at most an hour. An id this
 process does not know (for instance after a restart) raises `NotFoundError`, so the pipeline
 submits the audio again.
+
+Each engine holds a model in memory (base: ~350 MB, large-v3: several GB), so at most
+`max_engines` are alive at once, busy or not: a job for another size waits (`submit`) or is
+refused (`submit_nowait`, the job API's 429) until an engine is idle and can make way.
 """
 
 from __future__ import annotations
 
+import asyncio
 import logging
 import time
 import uuid
 from collections import OrderedDict
 from collections.abc import Callable, Collection
 from dataclasses import dataclass
+from datetime import UTC, datetime
 from pathlib import Path
 
 from bot.local.config import LOCAL_SIZES, LocalConfig
-from bot.local.engine import EngineJob, LocalWhisperEngine
+from bot.local.engine import EngineClosedError, EngineJob, LocalWhisperEngine
 from bot.local.weights import default_cache_dir, packaged_weights_available
-from bot.stt.errors import JobFailedError, NotFoundError, SttError, UnsupportedModelError
+from bot.stt.errors import (
+    JobFailedError,
+    NotFoundError,
+    RateLimitedError,
+    SttError,
+    UnsupportedModelError,
+)
 from bot.stt.types import AudioUpload, JobRequest, Transcript
 
 logger = logging.getLogger(__name__)
@@ -36,6 +48,13 @@ AIML_WHISPER_SIZES = {
 }
 
 EngineFactory = Callable[[str], LocalWhisperEngine]
+
+
+class EnginesBusyError(RateLimitedError):
+    """Every engine alive is busy with another size, and no more may be loaded."""
+
+    def __init__(self, size: str, limit: int) -> None:
+        super().__init__(f"cannot load local/{size}: {limit} other model(s) are loaded and busy")
 
 
 def local_size_for_model(model_id: str, *, default_size: str, available: Collection[str]) -> str:
@@ -82,11 +101,13 @@ class LocalJob:
 
     generation_id: str
     job: EngineJob
-    created: float  # by the backend's clock
+    created: float  # by the backend's clock: when the job expires
+    created_at: datetime  # the wall-clock moment it was admitted, as the API reports it
     model: str  # the id the caller asked for
     size: str  # the engine size that serves it
     filename: str
     mime_type: str
+    owner: str = ""  # who submitted it: the job API shows a job to its owner only
 
 
 class LocalBackend:
@@ -118,6 +139,31 @@ class LocalBackend:
         )
         self._engines: OrderedDict[str, LocalWhisperEngine] = OrderedDict()
         self._jobs: dict[str, LocalJob] = {}
+        self._closed = False
+
+    @property
+    def available_sizes(self) -> frozenset[str]:
+        """Sizes that load without a model hub (AIML model ids map onto these)."""
+        return self._available
+
+    @property
+    def capacity(self) -> int:
+        """Jobs admitted at once, running or waiting, whatever their model."""
+        return self.config.workers + self.config.queue_size
+
+    @property
+    def pending(self) -> int:
+        """Jobs admitted and not yet finished, on every engine."""
+        return sum(engine.pending for engine in self._engines.values())
+
+    @property
+    def engines_alive(self) -> tuple[str, ...]:
+        """The sizes whose engine (and model) is alive, least recently used first."""
+        return tuple(self._engines)
+
+    def in_flight(self, owner: str) -> int:
+        """Unfinished jobs submitted by `owner`."""
+        return sum(1 for job in self._jobs.values() if job.owner == owner and not job.job.done())
 
     def size_for(self, model_id: str) -> str:
         return local_size_for_model(
@@ -125,30 +171,36 @@ class LocalBackend:
         )
 
     def engine(self, size: str) -> LocalWhisperEngine:
-        """The engine for `size`, created on first use; idle engines beyond the cap are closed."""
+        """The engine for `size`, created on first use after closing the least recently used
+        idle one if need be; `EnginesBusyError` when every engine alive is busy."""
+        if self._closed:
+            raise EngineClosedError("the local backend was closed")
         engine = self._engines.get(size)
         if engine is not None:
             self._engines.move_to_end(size)
             return engine
+        if not self._make_room():
+            raise EnginesBusyError(size, self._max_engines)
         engine = self._factory(size)
         self._engines[size] = engine
-        self._evict_idle()
         return engine
 
     def default_engine(self) -> LocalWhisperEngine:
         return self.engine(self.config.size)
 
     async def submit(self, audio: AudioUpload, request: JobRequest) -> str:
-        """Queue a job, waiting for a place when the engine's queue is full."""
+        """Queue a job, waiting for an engine and for a place in its queue."""
         size = self.size_for(request.model)
-        job = await self.engine(size).enqueue(audio.data, _language(request))
+        engine = await self._engine_when_free(size)
+        job = await engine.enqueue(audio.data, _language(request))
         return self._store(job, audio, request, size)
 
-    def submit_nowait(self, audio: AudioUpload, request: JobRequest) -> str:
-        """Queue a job now, or raise `QueueFullError` (the job API's 429)."""
+    def submit_nowait(self, audio: AudioUpload, request: JobRequest, *, owner: str = "") -> str:
+        """Queue a job now, or raise `QueueFullError` or `EnginesBusyError` (the job API's
+        429)."""
         size = self.size_for(request.model)
         job = self.engine(size).try_enqueue(audio.data, _language(request))
-        return self._store(job, audio, request, size)
+        return self._store(job, audio, request, size, owner)
 
     def job(self, generation_id: str) -> LocalJob:
         """The job with that id, or `NotFoundError` when unknown or older than the TTL."""
@@ -178,22 +230,27 @@ class LocalBackend:
             raise JobFailedError(f"local transcription failed: {error}") from error
 
     async def close(self) -> None:
+        self._closed = True
         for engine in self._engines.values():
             engine.close()
         self._engines.clear()
         self._jobs.clear()
 
-    def _store(self, job: EngineJob, audio: AudioUpload, request: JobRequest, size: str) -> str:
+    def _store(
+        self, job: EngineJob, audio: AudioUpload, request: JobRequest, size: str, owner: str = ""
+    ) -> str:
         self._expire()
         generation_id = str(uuid.uuid4())
         self._jobs[generation_id] = LocalJob(
             generation_id=generation_id,
             job=job,
             created=self._clock(),
+            created_at=datetime.now(UTC),
             model=request.model,
             size=size,
             filename=audio.filename,
             mime_type=audio.mime_type,
+            owner=owner,
         )
         return generation_id
 
@@ -203,17 +260,31 @@ class LocalBackend:
             expired = self._jobs.pop(generation_id)
             expired.job.cancel()  # frees its place if it never started
 
-    def _evict_idle(self) -> None:
-        # Each engine holds a model in memory (base: ~350 MB, large-v3: several GB), so keep
-        # only a few; a busy engine is never closed under its jobs.
-        for size in list(self._engines)[:-1]:  # never the one just asked for
-            if len(self._engines) <= self._max_engines:
-                return
-            engine = self._engines[size]
+    def _make_room(self) -> bool:
+        """Whether another engine may be created, after closing the least recently used idle
+        one when the cap is reached. A busy engine is never closed under its jobs."""
+        if len(self._engines) < self._max_engines:
+            return True
+        for size, engine in self._engines.items():
             if engine.pending == 0:
                 logger.info("closing the idle local engine %s", size)
                 engine.close()
                 del self._engines[size]
+                return True
+        return False
+
+    async def _engine_when_free(self, size: str) -> LocalWhisperEngine:
+        while True:
+            try:
+                return self.engine(size)
+            except EnginesBusyError:
+                logger.info("local/%s waits for a loaded model to go idle", size)
+            waiters = [asyncio.ensure_future(e.wait_idle()) for e in self._engines.values()]
+            try:
+                await asyncio.wait(waiters, return_when=asyncio.FIRST_COMPLETED)
+            finally:
+                for waiter in waiters:
+                    waiter.cancel()
 
     def _build_engine(self, size: str) -> LocalWhisperEngine:
         config = self.config

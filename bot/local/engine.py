@@ -19,8 +19,9 @@ import io
 import logging
 import os
 import threading
+import time
 from collections.abc import Callable, Iterable
-from dataclasses import dataclass
+from dataclasses import dataclass, field, replace
 from pathlib import Path
 from typing import Any, Literal, Protocol
 
@@ -71,7 +72,16 @@ class EngineOptions:
     vad_filter: bool = True
     device: str = "auto"  # "auto": CUDA when CTranslate2 sees a GPU, else CPU
     compute_type: str | None = None  # None: int8 on CPU, float16 on CUDA
-    cpu_threads: int | None = None  # None: os.cpu_count()
+    cpu_threads: int | None = None  # None: the cores shared out among the workers
+    # CTranslate2 workers: one per engine worker thread, or concurrent jobs queue up inside the
+    # model one after another however many threads call it (the engine sets it).
+    num_workers: int = 1
+
+    def threads_per_worker(self) -> int:
+        """CPU threads for each model worker: `cpu_threads`, else the cores split among them."""
+        if self.cpu_threads:
+            return self.cpu_threads
+        return max(1, (os.cpu_count() or 1) // max(1, self.num_workers))
 
 
 @dataclass(frozen=True, slots=True)
@@ -117,10 +127,18 @@ def _whisper_model(source: str, device: str, options: EngineOptions) -> WhisperM
         source,
         device=device,
         compute_type=compute_type,
-        cpu_threads=options.cpu_threads or os.cpu_count() or 1,
+        cpu_threads=options.threads_per_worker(),
+        num_workers=options.num_workers,
         local_files_only=offline,
     )
-    logger.info("loaded Whisper from %s on %s (%s)", source, device, compute_type)
+    logger.info(
+        "loaded Whisper from %s on %s (%s, %d worker(s) of %d thread(s))",
+        source,
+        device,
+        compute_type,
+        options.num_workers,
+        options.threads_per_worker(),
+    )
     return model
 
 
@@ -132,12 +150,22 @@ def _warm_up(model: WhisperModelLike) -> None:
         pass
 
 
+@dataclass(slots=True)
+class JobTimes:
+    """When a worker thread started and finished a job (time.monotonic), recorded by the
+    engine: how the tests see that jobs really overlap, whatever the machine's speed."""
+
+    started: float | None = None
+    finished: float | None = None
+
+
 @dataclass(frozen=True, slots=True)
 class _Signals:
     """Flags shared between a job's handle and the worker thread running it."""
 
     started: threading.Event
     cancelled: threading.Event
+    times: JobTimes = field(default_factory=JobTimes)
 
 
 class EngineJob:
@@ -156,6 +184,10 @@ class EngineJob:
 
     def done(self) -> bool:
         return self._future.done()
+
+    @property
+    def times(self) -> JobTimes:
+        return self._signals.times
 
     def error(self) -> BaseException | None:
         """The job's exception once it is done (None while running or on success)."""
@@ -206,7 +238,8 @@ class LocalWhisperEngine:
             raise ValueError("workers must be >= 1 and queue_size >= 0")
         self.size = size
         self.model_name = f"local/{size}"
-        self.options = options or EngineOptions()
+        # As many model workers as threads calling it, so `workers` jobs really run at once.
+        self.options = replace(options or EngineOptions(), num_workers=workers)
         self._model_dir = model_dir
         self._cache_dir = cache_dir or default_cache_dir()
         self._loader = loader or load_faster_whisper
@@ -220,6 +253,8 @@ class LocalWhisperEngine:
         for _ in range(self._capacity):
             self._places.put_nowait(None)
         self._pending = 0  # admitted and not finished; changed on the loop only
+        self._idle = asyncio.Event()  # set while nothing is pending
+        self._idle.set()
         self._waiting = 0  # enqueue calls waiting for a place, which try_enqueue must not overtake
         self._loop: asyncio.AbstractEventLoop | None = None
         self._executor = concurrent.futures.ThreadPoolExecutor(
@@ -235,6 +270,10 @@ class LocalWhisperEngine:
     def pending(self) -> int:
         """Jobs admitted and not yet finished."""
         return self._pending
+
+    async def wait_idle(self) -> None:
+        """Return once no job is admitted and unfinished (at once if none is)."""
+        await self._idle.wait()
 
     async def load(self) -> None:
         """Load the model now (it is otherwise loaded by the first job)."""
@@ -322,6 +361,8 @@ class LocalWhisperEngine:
     def _free_place(self) -> None:
         self._pending -= 1
         self._places.put_nowait(None)
+        if self._pending == 0:
+            self._idle.set()
 
     def _start(
         self,
@@ -332,6 +373,7 @@ class LocalWhisperEngine:
     ) -> EngineJob:
         signals = _Signals(started=threading.Event(), cancelled=threading.Event())
         self._pending += 1
+        self._idle.clear()
         try:
             future = self._executor.submit(
                 self._run, audio, language, word_timestamps, on_progress, signals
@@ -367,7 +409,21 @@ class LocalWhisperEngine:
         on_progress: ProgressCallback | None,
         signals: _Signals,
     ) -> Transcript:
+        signals.times.started = time.monotonic()
         signals.started.set()
+        try:
+            return self._transcribe(audio, language, word_timestamps, on_progress, signals)
+        finally:
+            signals.times.finished = time.monotonic()
+
+    def _transcribe(
+        self,
+        audio: bytes | Path,
+        language: str | None,
+        word_timestamps: bool,
+        on_progress: ProgressCallback | None,
+        signals: _Signals,
+    ) -> Transcript:
         samples = decode(audio)  # first: a corrupt file fails fast, before any model load
         model = self._ensure_model()
         language = _whisper_language(language, model.supported_languages)

@@ -167,8 +167,10 @@ class DeliveryService:
             job = await self._jobs.mark_parts_delivered(job.id, index + 1)
         return job
 
-    async def tell_failure(self, job: Job, reason: FailureReason) -> None:
-        await self._edit_or_send(job, "failure", texts.failure(reason), None)
+    async def tell_failure(
+        self, job: Job, reason: FailureReason, *, buttons: Buttons | None = None
+    ) -> None:
+        await self._edit_or_send(job, "failure", texts.failure(reason), buttons)
 
     async def _perform(self, job: Job, key: str, step: Step) -> None:
         if isinstance(step, EditStatus):

@@ -4,8 +4,8 @@ The status message is a courtesy: it tells the user the note was heard until the
 replaces it. It costs one of the 30 messages a second Telegram allows the whole bot, and one of
 the chat's own, so under pressure it is the first thing dropped. It is skipped when
 
-- the transcript is expected within `quick_seconds` (the poll schedule's estimate): it would be
-  edited into the transcript a moment later anyway;
+- the transcript is expected within `quick_seconds` (QUICK_ANSWER_SECONDS, 2 s by default; the
+  poll schedule's estimate): it would be edited into the transcript a moment later anyway;
 - more than `max_backlog` chats already wait for a slot under the global limit: it would arrive
   late, and take a slot a transcript needs;
 - the chat already has messages waiting under its own limit (one a second): likewise.
@@ -19,10 +19,8 @@ from __future__ import annotations
 from dataclasses import dataclass
 from typing import Protocol
 
-from storage.jobs import Job
+from storage.jobs import NewJob
 
-# Half of what a human notices as a wait, and about what an edit would follow it by.
-QUICK_SECONDS = 2.0
 # About one second of messages at Telegram's global limit of 30 a second.
 MAX_BACKLOG = 30
 
@@ -51,10 +49,10 @@ class CompletionEstimate(Protocol):
 class StatusPolicy:
     congestion: Congestion | None = None  # None: no rate limiter to ask
     estimate: CompletionEstimate | None = None  # None: no estimate (the local engine)
-    quick_seconds: float = QUICK_SECONDS
+    quick_seconds: float = 0.0  # QUICK_ANSWER_SECONDS; 0: never skipped for being quick
     max_backlog: int = MAX_BACKLOG
 
-    def reason_to_skip(self, job: Job) -> str | None:
+    def reason_to_skip(self, job: NewJob) -> str | None:
         """Why the job should post no status message; None: post it."""
         if self.estimate is not None:
             expected, _ = self.estimate.predict(job.model, job.duration)

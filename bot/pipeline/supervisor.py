@@ -10,15 +10,31 @@ from __future__ import annotations
 import asyncio
 import logging
 from collections.abc import Coroutine
-from typing import Any
+from typing import Any, Literal
 
 log = logging.getLogger(__name__)
+
+
+class TransferSlots(asyncio.Semaphore):
+    """A semaphore that counts who waits for a slot: the transfer queue's depth, for the
+    operator's metrics."""
+
+    def __init__(self, value: int) -> None:
+        super().__init__(value)
+        self.waiting = 0
+
+    async def acquire(self) -> Literal[True]:
+        self.waiting += 1
+        try:
+            return await super().acquire()
+        finally:
+            self.waiting -= 1
 
 
 class TaskSupervisor:
     def __init__(self, max_concurrent_transfers: int) -> None:
         # Downloads and uploads hold memory and bandwidth; polling is cheap and runs unbounded.
-        self.transfer_slots = asyncio.Semaphore(max_concurrent_transfers)
+        self.transfer_slots = TransferSlots(max_concurrent_transfers)
         self._tasks: set[asyncio.Task[None]] = set()
         self._closing = False
 

@@ -12,14 +12,17 @@ from __future__ import annotations
 import asyncio
 import contextlib
 import logging
+import time
 from collections.abc import Callable
 from dataclasses import dataclass
 from datetime import UTC, datetime
 
 from bot.failures import FailureReason
+from bot.log_fields import bind_log_fields, log_fields
 from bot.pipeline.admission import AdmissionPolicy, NoAdmission
 from bot.pipeline.delivery import DeliveryService, plan_delivery
 from bot.pipeline.media import MediaKind, MediaRef, Origin
+from bot.pipeline.observer import NoObserver, PipelineObserver
 from bot.pipeline.supervisor import TaskSupervisor
 from bot.policy.preferences import Choice, OutputOptions, PreferencesService
 from bot.presentation import texts
@@ -27,6 +30,7 @@ from bot.presentation.attachments import attachments_for, with_known_language
 from bot.stt import errors as stt_errors
 from bot.stt.backend import SttBackend
 from bot.stt.catalogue import build_params, get_model
+from bot.stt.reports import JobReports
 from bot.stt.types import AudioUpload, JobRequest, Transcript
 from bot.telegram.gateway import (
     Buttons,
@@ -63,6 +67,8 @@ def failure_reason(error: BaseException) -> FailureReason:
             return FailureReason.AUTH
         case stt_errors.OutOfCreditsError():
             return FailureReason.OUT_OF_CREDITS
+        case stt_errors.PayloadTooLargeError():
+            return FailureReason.TOO_BIG
         case stt_errors.ValidationError():
             # The API refused the audio it was given (docs: 400 for unreadable audio too).
             return FailureReason.CORRUPT
@@ -116,7 +122,17 @@ class TranscriptionService:
         clock: Clock = lambda: datetime.now(UTC),
         admission: AdmissionPolicy | None = None,
         buttons_for: ButtonsFor = lambda job_id: None,
+        observer: PipelineObserver | None = None,
+        reports: JobReports | None = None,
     ) -> None:
+        # The operator's metrics, and what the STT API reported about each job (its cost, its
+        # polls); neither changes what a job does.
+        self._observer: PipelineObserver = observer or NoObserver()
+        self._reports = reports
+        # Job id -> time.monotonic() of its submission by this process, until its wait ends;
+        # then of the API's estimated completion, until the reply is out.
+        self._submitted_at: dict[int, float] = {}
+        self._completed_at: dict[int, float] = {}
         # Access, the transcript cache and the quota (bot/pipeline/admission.py); none by default.
         self._admission: AdmissionPolicy = admission or NoAdmission()
         self._jobs = jobs
@@ -180,6 +196,8 @@ class TranscriptionService:
         if job is None:
             log.info("ignoring a repeated request %s", new_job.dedupe_key)
             return Accepted(job=None)
+        # The rest of this update's lines concern this job (LOG_FORMAT=json writes them as fields).
+        bind_log_fields(job_id=job.id, chat_id=job.chat_id, model=job.model)
         if cached is not None:
             return await self._answer_from_cache(job, cached)
         refusal = await self._admission.reserve(job)
@@ -187,8 +205,11 @@ class TranscriptionService:
             # Refused before anything reached the API: the job ends here, failed and unpaid.
             await self._jobs.mark_failing(job.id, FailureReason.QUOTA)
             await self._jobs.mark_failed(job.id)
-            await self._gateway.send_text(origin.chat_id, refusal, reply_to=origin.message_id)
-            return Accepted(job=None, refused=refusal)
+            self._observer.job_finished("failed", FailureReason.QUOTA.value, 0.0)
+            await self._gateway.send_text(
+                origin.chat_id, refusal.reply, reply_to=origin.message_id, buttons=refusal.buttons
+            )
+            return Accepted(job=None, refused=refusal.reply)
         self._start(job)
         return Accepted(job=job)
 
@@ -211,7 +232,9 @@ class TranscriptionService:
         return len(jobs)
 
     def _start(self, job: Job) -> None:
-        self._supervisor.spawn(self._run(job.id), name=f"job-{job.id}")
+        # The task takes a copy of this context: every line of the job's run carries its fields.
+        with log_fields(job_id=job.id, chat_id=job.chat_id, model=job.model):
+            self._supervisor.spawn(self._run(job.id), name=f"job-{job.id}")
 
     async def _run(self, job_id: int) -> None:
         job = await self._jobs.require(job_id)
@@ -290,6 +313,7 @@ class TranscriptionService:
             AudioUpload(data=data, filename=filename, mime_type=mime_type), self._request(job)
         )
         log.info("job %d submitted as %s", job.id, generation_id)
+        self._submitted_at[job.id] = time.monotonic()
         return await self._jobs.mark_submitted(job.id, generation_id)
 
     async def _wait(self, job: Job) -> Transcript | None:
@@ -309,6 +333,28 @@ class TranscriptionService:
                 job.generation_id,
             )
             return None
+        finally:
+            await self._take_report(job, job.generation_id)
+
+    async def _take_report(self, job: Job, generation_id: str) -> None:
+        """Record what the API reported about this generation: its cost on the job's ledger
+        row, its polls and completion for the metrics."""
+        submitted_at = self._submitted_at.pop(job.id, None)
+        report = self._reports.take(generation_id) if self._reports is not None else None
+        if report is None:
+            return
+        if report.polls:
+            self._observer.job_polled(report.polls)
+        lag = report.detection_lag
+        if lag is None and report.completed and submitted_at is not None:
+            # Done at the first poll: it completed between our submission and that poll.
+            # (A job resumed after a restart has no such bound, and no latency sample.)
+            lag = (time.monotonic() - submitted_at) / 2
+        if lag is not None:
+            self._completed_at[job.id] = time.monotonic() - lag
+        if report.cost.known:
+            self._observer.api_cost(report.cost.credits, report.cost.usd)
+            await self._admission.record_cost(job, report.cost.credits, report.cost.usd)
 
     async def _finish(self, job: Job) -> None:
         """Tell the user, then settle the quota and close the job.
@@ -323,7 +369,10 @@ class TranscriptionService:
             if job.state == JobState.TRANSCRIBED:
                 await self._deliver(job)
             elif job.state == JobState.FAILING:
-                await self._delivery.tell_failure(job, FailureReason.parse(job.error))
+                reason = FailureReason.parse(job.error)
+                # Over the quota: the packs on sale, when there are any, to buy more.
+                offer = self._admission.offer(job) if reason is FailureReason.QUOTA else None
+                await self._delivery.tell_failure(job, reason, buttons=offer)
         except ChatUnavailableError:
             log.warning("job %d: the chat is no longer reachable; dropping the reply", job.id)
             undelivered = FailureReason.CHAT_GONE
@@ -334,12 +383,30 @@ class TranscriptionService:
             log.error("job %d: could not deliver: %s", job.id, _describe(error))
             undelivered = FailureReason.INTERNAL
         await self._admission.settle(job)
+        completed_at = self._completed_at.pop(job.id, None)
         if job.state == JobState.TRANSCRIBED and undelivered is None:
             await self._jobs.mark_delivered(job.id)
+            self._observe_delivered(job, completed_at)
             return
         if job.state == JobState.TRANSCRIBED and undelivered is not None:
             await self._jobs.mark_failing(job.id, undelivered)
         await self._jobs.mark_failed(job.id)
+        reason = undelivered or FailureReason.parse(job.error)
+        self._observer.job_finished("failed", reason.value, self._age(job))
+
+    def _age(self, job: Job) -> float:
+        return max(0.0, (self._clock() - job.created_at).total_seconds())
+
+    def _observe_delivered(self, job: Job, completed_at: float | None) -> None:
+        self._observer.job_finished("delivered", None, self._age(job))
+        if completed_at is not None:
+            self._observer.added_latency(max(0.0, time.monotonic() - completed_at))
+        if job.generation_id is not None and job.transcript is not None:
+            # Sent to the backend (a cached answer has no generation id): the backend's own
+            # figure of the audio's length when it gives one, else the declared duration.
+            seconds = Transcript.from_json(job.transcript).duration or job.duration
+            if seconds:
+                self._observer.audio_transcribed(job.model, seconds)
 
     async def _deliver(self, job: Job) -> None:
         assert job.transcript is not None

@@ -2,17 +2,29 @@
 
 from __future__ import annotations
 
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 
 from bot.policy import quota_math
 from bot.policy.access import AccessService
+from bot.policy.payments import PaymentService
 from bot.policy.quota import QuotaService
 from bot.policy.quota_math import QuotaStatus
 from storage.access import AccessRule
 from storage.clock import Clock, utc_now
+from storage.payments import PaymentRecord, PaymentTotals
 from storage.quota import stats_day
+from storage.spend import SpendRepository, SpendTotals
 from storage.stats import ModelUsage, StatsRepository, UsageTotals, UserCounts
 from storage.users import UserRecord, UserRepository
+
+
+@dataclass(frozen=True, slots=True)
+class SpendReport:
+    """What the bot sent to the API (seconds not refunded) and what the API said it cost."""
+
+    today: SpendTotals
+    month: SpendTotals
+    daily_budget: int  # BUDGET_DAILY_SECONDS; 0: no ceiling
 
 
 @dataclass(frozen=True, slots=True)
@@ -21,6 +33,8 @@ class StatsReport:
     today: UsageTotals
     total: UsageTotals
     models: list[ModelUsage]
+    spend: SpendReport | None = None
+    payments: PaymentTotals | None = None  # None: nothing sold, ever
 
 
 @dataclass(frozen=True, slots=True)
@@ -31,6 +45,8 @@ class UserReport:
     is_admin: bool
     quota: QuotaStatus
     models: list[ModelUsage]
+    balance: float | None = None  # bought seconds left; None: payments are not shown
+    payments: list[PaymentRecord] = field(default_factory=list)  # newest first
 
 
 class AdminService:
@@ -41,12 +57,16 @@ class AdminService:
         users: UserRepository,
         access: AccessService,
         quota: QuotaService,
+        spend: SpendRepository | None = None,
+        payments: PaymentService | None = None,
         clock: Clock = utc_now,
     ) -> None:
+        self._spend = spend
         self._stats = stats
         self._users = users
         self._access = access
         self._quota = quota
+        self._payments = payments
         self._clock = clock
 
     def is_admin(self, user_id: int | None) -> bool:
@@ -63,6 +83,24 @@ class AdminService:
             today=await self._stats.usage(stats_day(now)),
             total=await self._stats.usage(None),
             models=await self._stats.by_model(),
+            spend=await self.spend(),
+            payments=await self._payment_totals(),
+        )
+
+    async def _payment_totals(self) -> PaymentTotals | None:
+        if self._payments is None:
+            return None
+        totals = await self._payments.totals()
+        return totals if self._payments.enabled or totals.payments else None
+
+    async def spend(self) -> SpendReport | None:
+        if self._spend is None:
+            return None
+        now = self._clock()
+        return SpendReport(
+            today=await self._spend.totals(quota_math.day_window(now).start),
+            month=await self._spend.totals(quota_math.month_window(now).start),
+            daily_budget=self._quota.daily_budget,
         )
 
     async def user(self, user_id: int) -> UserReport | None:
@@ -71,14 +109,17 @@ class AdminService:
         rule = await self._access.rule(user_id)
         quota = await self._quota.status(user_id)
         models = await self._stats.user_by_model(user_id)
+        payments = [] if self._payments is None else await self._payments.payments_of(user_id)
         known = (
             record is not None
             or rule != AccessRule(user_id)
             or quota.month_used > 0
             or bool(models)
+            or bool(payments)
         )
         if not known:
             return None
+        shown = self._payments is not None and (self._payments.enabled or bool(payments))
         return UserReport(
             user_id=user_id,
             record=record,
@@ -86,6 +127,8 @@ class AdminService:
             is_admin=self._access.is_admin(user_id),
             quota=quota,
             models=models,
+            balance=quota.balance if shown else None,
+            payments=payments,
         )
 
     async def set_quota(

@@ -2,7 +2,8 @@
 
 Telegram's file_unique_id is the same for a file however often it is forwarded, and for every
 bot, so a forwarded voice note finds the first transcript. Only the text is kept, for
-CACHE_TTL_HOURS (0 turns the cache off), and no entry is linked to a user.
+CACHE_TTL_HOURS (0 turns the cache off: nothing is stored), and no entry is linked to a user.
+Expired entries are deleted by the retention sweep (bot/pipeline/retention.py).
 """
 
 from __future__ import annotations
@@ -34,7 +35,6 @@ class TranscriptCache:
         if not self.enabled:
             return
         now = self._clock()
-        await self._repository.purge_expired(now)
         await self._repository.put(
             file_unique_id, model, language, text, now=now, expires_at=now + self._ttl
         )

@@ -2,11 +2,11 @@
 
 from __future__ import annotations
 
-from collections.abc import Mapping
+from collections.abc import Mapping, Sequence
 from dataclasses import asdict, dataclass, replace
 from typing import Any
 
-from bot.stt.catalogue import ModelSpec, UnknownModelError, aiml_models, get_model, local_models
+from bot.stt.catalogue import ModelSpec, UnknownModelError, get_model
 from storage.preferences import PreferenceRepository, StoredPreferences
 
 
@@ -54,10 +54,11 @@ class PreferencesService:
         *,
         default_model: str,
         allowed_models: tuple[str, ...],
-        local_backend: bool,
+        models: Sequence[ModelSpec],
     ) -> None:
+        """`models`: every model the backend offers, before `allowed_models` narrows them."""
         self._repository = repository
-        pool = local_models() if local_backend else aiml_models()
+        pool = models
         allowed = set(allowed_models)
         self.offered: tuple[ModelSpec, ...] = tuple(
             spec for spec in pool if not allowed or spec.id in allowed

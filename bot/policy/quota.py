@@ -2,6 +2,8 @@
 
 The payer of a job is its user, or the chat for a message sent on behalf of a chat (an
 anonymous group admin, a channel's post in its discussion group). Admins are never limited.
+Seconds a user bought (bot/policy/payments.py) pay for what the free quota has no room for,
+decided and held inside the ledger's one transaction.
 """
 
 from __future__ import annotations
@@ -15,7 +17,7 @@ from bot.policy.quota_math import Limits, QuotaStatus, Shortfall
 from storage.access import AccessRuleRepository
 from storage.clock import Clock, utc_now
 from storage.jobs import Job
-from storage.quota import Basis, LedgerSnapshot, QuotaLedger, Windows
+from storage.quota import Admit, Basis, LedgerSnapshot, QuotaLedger, Windows
 
 log = logging.getLogger(__name__)
 
@@ -33,11 +35,32 @@ class TooManyPerMinute:
     retry_after: float  # seconds until the oldest admission leaves the window
 
 
-Refusal = Shortfall | TooManyInFlight | TooManyPerMinute
+@dataclass(frozen=True, slots=True)
+class OverBudget:
+    """The bot-wide daily ceiling (BUDGET_DAILY_SECONDS) would be passed. It binds admins too:
+    it caps what the operator pays, whoever asks."""
+
+    limit: int
+    resets_at: datetime
+
+
+Refusal = Shortfall | TooManyInFlight | TooManyPerMinute | OverBudget
 
 
 def payer_of(job: Job) -> int:
     return job.user_id if job.user_id is not None else job.chat_id
+
+
+def _usage(limits: Limits, snapshot: LedgerSnapshot, now: datetime) -> QuotaStatus:
+    return quota_math.status(
+        limits, snapshot.day_used, snapshot.month_used, now, balance=snapshot.balance
+    )
+
+
+def _fit(usage: QuotaStatus, seconds: float) -> Shortfall | Admit:
+    """Admit with the bought seconds it takes, or the shortfall."""
+    refusal = usage.shortfall(seconds)
+    return refusal if refusal is not None else Admit(paid=usage.paid_part(seconds))
 
 
 class QuotaService:
@@ -52,9 +75,12 @@ class QuotaService:
         max_in_flight: int,
         max_per_minute: int,
         max_file_bytes: int,
+        daily_budget: int = 0,
         clock: Clock = utc_now,
     ) -> None:
         self._ledger = ledger
+        # Seconds the whole bot may send to the API in a UTC day; 0: no ceiling.
+        self._daily_budget = daily_budget
         self._rules = rules
         self._defaults = Limits(daily_seconds, monthly_seconds)
         self._admins = admin_ids
@@ -66,6 +92,18 @@ class QuotaService:
 
     def is_admin(self, payer_id: int) -> bool:
         return payer_id in self._admins
+
+    @property
+    def daily_budget(self) -> int:
+        return self._daily_budget
+
+    def _over_budget(
+        self, snapshot: LedgerSnapshot, seconds: float, now: datetime
+    ) -> OverBudget | None:
+        budget = self._daily_budget
+        if budget == 0 or snapshot.bot_day_used + seconds <= budget + quota_math.EPSILON:
+            return None
+        return OverBudget(budget, quota_math.day_window(now).end)
 
     async def limits_for(self, payer_id: int) -> Limits:
         if self.is_admin(payer_id):
@@ -84,7 +122,7 @@ class QuotaService:
         now = self._clock()
         snapshot = await self._ledger.snapshot(payer_id, self._windows(now))
         limits = await self.limits_for(payer_id)
-        return quota_math.status(limits, snapshot.day_used, snapshot.month_used, now)
+        return _usage(limits, snapshot, now)
 
     def _planned(self, job: Job) -> tuple[float, Basis]:
         if job.duration is not None and job.duration > 0:
@@ -100,17 +138,19 @@ class QuotaService:
         limits = await self.limits_for(payer)
         exempt = self.is_admin(payer)
 
-        def decide(snapshot: LedgerSnapshot) -> Refusal | None:
+        def decide(snapshot: LedgerSnapshot) -> Refusal | Admit:
+            over = self._over_budget(snapshot, seconds, now)
+            if over is not None:
+                return over
             if exempt:
-                return None
+                return Admit()
             if snapshot.in_flight >= self._max_in_flight:
                 return TooManyInFlight(self._max_in_flight)
             if snapshot.recent >= self._max_per_minute:
                 oldest = snapshot.oldest_recent or now
                 wait = (oldest + FLOOD_WINDOW - now).total_seconds()
                 return TooManyPerMinute(self._max_per_minute, max(1.0, wait))
-            usage = quota_math.status(limits, snapshot.day_used, snapshot.month_used, now)
-            return usage.shortfall(seconds)
+            return _fit(_usage(limits, snapshot, now), seconds)
 
         refusal: Refusal | None = await self._ledger.reserve(
             job_id=job.id,
@@ -132,7 +172,9 @@ class QuotaService:
     async def has_reservation(self, job_id: int) -> bool:
         return await self._ledger.get(job_id) is not None
 
-    async def correct_duration(self, job: Job, measured: float) -> Shortfall | None:
+    async def correct_duration(
+        self, job: Job, measured: float
+    ) -> Shortfall | OverBudget | None:
         """Replace an estimate, or a declaration the file proves false, by the measured
         duration, re-checking the limits. When the real duration does not fit, the reservation
         is released and the refusal returned."""
@@ -147,11 +189,14 @@ class QuotaService:
         now = self._clock()
         limits = await self.limits_for(payer)
 
-        def decide(snapshot: LedgerSnapshot) -> Shortfall | None:
-            usage = quota_math.status(limits, snapshot.day_used, snapshot.month_used, now)
-            return usage.shortfall(measured)
+        def decide(snapshot: LedgerSnapshot) -> Shortfall | OverBudget | Admit:
+            # A false declaration must not slip past the bot's ceiling either.
+            over = self._over_budget(snapshot, measured, now)
+            if over is not None:
+                return over
+            return _fit(_usage(limits, snapshot, now), measured)
 
-        refusal = await self._ledger.resize(
+        refusal: Shortfall | OverBudget | None = await self._ledger.resize(
             job_id=job.id,
             payer_id=payer,
             seconds=measured,
@@ -171,7 +216,9 @@ class QuotaService:
         )
         return refusal
 
-    async def correct_estimate(self, job: Job, actual_bytes: int) -> Shortfall | None:
+    async def correct_estimate(
+        self, job: Job, actual_bytes: int
+    ) -> Shortfall | OverBudget | None:
         """A file that came with no size and cannot be measured: estimate again from its
         downloaded size, re-checking the limits."""
         entry = await self._ledger.get(job.id)
@@ -182,12 +229,13 @@ class QuotaService:
         now = self._clock()
         limits = await self.limits_for(payer)
 
-        def decide(snapshot: LedgerSnapshot) -> Shortfall | None:
-            return quota_math.status(limits, snapshot.day_used, snapshot.month_used, now).shortfall(
-                seconds
-            )
+        def decide(snapshot: LedgerSnapshot) -> Shortfall | OverBudget | Admit:
+            over = self._over_budget(snapshot, seconds, now)
+            if over is not None:
+                return over
+            return _fit(_usage(limits, snapshot, now), seconds)
 
-        refusal = await self._ledger.resize(
+        refusal: Shortfall | OverBudget | None = await self._ledger.resize(
             job_id=job.id,
             payer_id=payer,
             seconds=seconds,

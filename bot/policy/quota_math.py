@@ -2,6 +2,9 @@
 
 Quotas are in seconds of audio. A limit of 0 means unlimited. The daily window is the UTC
 calendar day and the monthly window the UTC calendar month; both reset at 00:00 UTC.
+
+Seconds bought with Telegram Stars (the balance) never expire. They pay for what the free
+quota has no room for: a request fits when the balance covers the part beyond the free room.
 """
 
 from __future__ import annotations
@@ -67,6 +70,7 @@ class QuotaStatus:
     day: Window
     month: Window
     now: datetime
+    balance: float = 0.0  # bought seconds left
 
     def remaining(self, period: Period) -> float | None:
         """Seconds left in the period, or None when it is unlimited."""
@@ -78,12 +82,28 @@ class QuotaStatus:
             return self.limits.daily, self.day_used
         return self.limits.monthly, self.month_used
 
+    def free_room(self) -> float | None:
+        """Seconds the free quota still has, in both windows; None when it is unlimited."""
+        periods: tuple[Period, ...] = ("day", "month")
+        rooms = [room for period in periods if (room := self.remaining(period)) is not None]
+        return min(rooms) if rooms else None
+
+    def paid_part(self, needed: float) -> float:
+        """How many of `needed` seconds the bought balance pays for: those the free quota
+        has no room for, up to the balance."""
+        room = self.free_room()
+        beyond = 0.0 if room is None else max(0.0, needed - room)
+        return min(beyond, self.balance)
+
     def shortfall(self, needed: float) -> Shortfall | None:
         """Why `needed` more seconds do not fit, or None when they do.
 
-        When both windows are short, the one that resets later is reported: waiting for the
-        earlier reset would not help.
+        The free quota is used first, then the bought balance. When both windows are short,
+        the one that resets later is reported: waiting for the earlier reset would not help.
         """
+        room = self.free_room()
+        if room is None or needed - room <= self.balance + EPSILON:
+            return None
         checks: tuple[tuple[Period, Window], ...] = (("month", self.month), ("day", self.day))
         for period, window in checks:
             limit, used = self._limit_and_used(period)
@@ -94,6 +114,7 @@ class QuotaStatus:
                     used=used,
                     limit=limit,
                     resets_at=window.end,
+                    balance=self.balance,
                 )
         return None
 
@@ -105,14 +126,19 @@ class Shortfall:
     used: float
     limit: int
     resets_at: datetime
+    balance: float = 0.0  # bought seconds left, too few to cover the rest
 
     @property
     def left(self) -> float:
         return max(0.0, self.limit - self.used)
 
 
-def status(limits: Limits, day_used: float, month_used: float, now: datetime) -> QuotaStatus:
-    return QuotaStatus(limits, day_used, month_used, day_window(now), month_window(now), now)
+def status(
+    limits: Limits, day_used: float, month_used: float, now: datetime, balance: float = 0.0
+) -> QuotaStatus:
+    return QuotaStatus(
+        limits, day_used, month_used, day_window(now), month_window(now), now, max(0.0, balance)
+    )
 
 
 def effective_limits(default: Limits, daily: int | None, monthly: int | None) -> Limits:

@@ -6,12 +6,15 @@ import math
 from datetime import UTC, datetime
 
 from bot.policy.access import Screening
-from bot.policy.admin import StatsReport, UserReport
-from bot.policy.quota import Refusal, TooManyInFlight, TooManyPerMinute
+from bot.policy.admin import SpendReport, StatsReport, UserReport
+from bot.policy.payments import Pack, PaymentCredit, RefundOutcome
+from bot.policy.quota import OverBudget, Refusal, TooManyInFlight, TooManyPerMinute
 from bot.policy.quota_math import Period, QuotaStatus, Shortfall
 from bot.presentation import texts
+from bot.presentation.inputs import echo
 from bot.stt.catalogue import ModelSpec
 from storage.access import AccessRule
+from storage.payments import PaymentRecord, PaymentTotals
 from storage.stats import ModelUsage
 
 
@@ -62,11 +65,39 @@ def quota_refusal(refusal: Refusal, now: datetime) -> str:
         return texts.flood_in_flight(refusal.limit)
     if isinstance(refusal, TooManyPerMinute):
         return texts.flood_per_minute(refusal.limit, duration(math.ceil(refusal.retry_after)))
+    if isinstance(refusal, OverBudget):
+        return texts.BUDGET_REACHED.format(resets=moment(refusal.resets_at, now))
     return shortfall(refusal, now)
 
 
+def budget_reached_admin(refusal: OverBudget, now: datetime) -> str:
+    return texts.ADMIN_BUDGET_REACHED.format(
+        limit=duration(refusal.limit), resets=moment(refusal.resets_at, now)
+    )
+
+
+def cost(credits: float | None, usd: float | None) -> str:
+    """What the API reported a set of jobs cost: '1200 credits, $0.0006', or that it did not."""
+    parts = []
+    if credits is not None:
+        parts.append(texts.ADMIN_COST_CREDITS.format(n=f"{credits:g}"))
+    if usd is not None:
+        parts.append(texts.ADMIN_COST_USD.format(usd=f"{usd:.4f}"))
+    return ", ".join(parts) or texts.ADMIN_COST_UNKNOWN
+
+
+def spend(report: SpendReport) -> str:
+    return texts.ADMIN_STATS_SPEND.format(
+        today=duration(report.today.seconds),
+        budget=limit(report.daily_budget),
+        month=duration(report.month.seconds),
+        today_cost=cost(report.today.credits, report.today.usd),
+        month_cost=cost(report.month.credits, report.month.usd),
+    )
+
+
 def shortfall(refusal: Shortfall, now: datetime) -> str:
-    return texts.QUOTA_EXCEEDED.format(
+    text = texts.QUOTA_EXCEEDED.format(
         period=texts.QUOTA_PERIODS[refusal.period],
         needed=duration(refusal.needed),
         used=duration(refusal.used),
@@ -74,6 +105,9 @@ def shortfall(refusal: Shortfall, now: datetime) -> str:
         left=duration(refusal.left),
         resets=moment(refusal.resets_at, now),
     )
+    if refusal.balance > 0:
+        text += texts.QUOTA_BALANCE.format(balance=duration(refusal.balance))
+    return text
 
 
 def access_refusal(screening: Screening, chat_type: str) -> str:
@@ -93,7 +127,7 @@ def model_label(spec: ModelSpec) -> str:
     return texts.MODEL_LABEL.format(name=spec.display_name, model_id=spec.id)
 
 
-def usage(status: QuotaStatus, model: ModelSpec, *, admin: bool) -> str:
+def usage(status: QuotaStatus, model: ModelSpec, *, admin: bool, show_balance: bool = False) -> str:
     now = status.now
     text = texts.USAGE.format(
         day_used=duration(status.day_used),
@@ -106,6 +140,8 @@ def usage(status: QuotaStatus, model: ModelSpec, *, admin: bool) -> str:
         month_resets=moment(status.month.end, now),
         model=model_label(model),
     )
+    if show_balance:
+        text += texts.USAGE_BALANCE.format(balance=duration(status.balance))
     return f"{text}\n\n{texts.USAGE_ADMIN}" if admin else text
 
 
@@ -137,7 +173,21 @@ def stats(report: StatsReport) -> str:
         refused_total=total.refused,
         cached_today=today.cached,
         cached_total=total.cached,
+        spend="" if report.spend is None else spend(report.spend),
         models=_models(report.models),
+    ) + ("" if report.payments is None else _payment_totals(report.payments))
+
+
+def _payment_totals(totals: PaymentTotals) -> str:
+    return texts.ADMIN_STATS_PAYMENTS.format(
+        payments=texts.payment_count(totals.payments),
+        stars=stars(totals.stars),
+        seconds=duration(totals.seconds),
+        refunds=texts.refund_count(totals.refunds),
+        refunded_stars=stars(totals.refunded_stars),
+        revoked=duration(totals.revoked),
+        spent=duration(totals.spent),
+        left=duration(totals.left),
     )
 
 
@@ -191,7 +241,34 @@ def user(report: UserReport) -> str:
         seconds=duration(sum(item.seconds for item in report.models)),
         cached=sum(item.cached for item in report.models),
         models=models,
-    ).rstrip()
+    ).rstrip() + _user_payments(report)
+
+
+def _user_payments(report: UserReport) -> str:
+    if report.balance is None:
+        return ""
+    lines = "\n".join(_admin_payment_line(record) for record in report.payments)
+    return texts.ADMIN_USER_PAYMENTS.format(
+        balance=duration(report.balance), lines=lines or texts.ADMIN_NONE
+    )
+
+
+def _admin_payment_line(record: PaymentRecord) -> str:
+    refund = ""
+    if record.refunded_at is not None:
+        refund = texts.ADMIN_PAYMENT_REFUND.format(
+            date=_when(record.refunded_at),
+            by=texts.ADMIN_REFUNDED_BY[record.refunded_by or "admin"],
+            revoked=duration(record.revoked),
+        )
+    return texts.ADMIN_PAYMENT_LINE.format(
+        date=_when(record.paid_at),
+        stars=stars(record.stars),
+        seconds=duration(record.seconds),
+        spent=duration(record.spent),
+        charge_id=record.charge_id,
+        refund=refund,
+    )
 
 
 def quota_set(rule: AccessRule) -> str:
@@ -199,4 +276,98 @@ def quota_set(rule: AccessRule) -> str:
         subject_id=rule.subject_id,
         daily=override(rule.daily_seconds),
         monthly=override(rule.monthly_seconds),
+    )
+
+
+# --- buying time with Telegram Stars ---------------------------------------------------------
+
+
+def stars(n: int) -> str:
+    return texts.STARS.format(n=n)
+
+
+def buy_menu(balance: float) -> str:
+    return texts.BUY_MENU.format(balance=duration(balance))
+
+
+def pack_label(pack: Pack) -> str:
+    return texts.BUY_BUTTON.format(duration=duration(pack.seconds), stars=stars(pack.stars))
+
+
+def invoice_title(pack: Pack) -> str:
+    return texts.INVOICE_TITLE.format(duration=duration(pack.seconds))
+
+
+def invoice_description(pack: Pack) -> str:
+    return texts.INVOICE_DESCRIPTION.format(duration=duration(pack.seconds))
+
+
+def invoice_label(pack: Pack) -> str:
+    return texts.INVOICE_LABEL.format(duration=duration(pack.seconds))
+
+
+def payment_received(credit: PaymentCredit) -> str:
+    if not credit.matched:
+        return texts.PAYMENT_UNMATCHED
+    return texts.PAYMENT_RECEIVED.format(
+        seconds=duration(credit.record.seconds), balance=duration(credit.balance)
+    )
+
+
+def refund_received(record: PaymentRecord, balance: float) -> str:
+    return texts.REFUND_RECEIVED.format(
+        stars=stars(record.stars), revoked=duration(record.revoked), balance=duration(balance)
+    )
+
+
+def _payment_line(record: PaymentRecord) -> str:
+    refund = ""
+    if record.refunded_at is not None:
+        refund = texts.PAYMENT_LINE_REFUNDED.format(date=_when(record.refunded_at))
+    return texts.PAYMENT_LINE.format(
+        date=_when(record.paid_at),
+        stars=stars(record.stars),
+        seconds=duration(record.seconds),
+        charge_id=record.charge_id,
+        refund=refund,
+    )
+
+
+def _payment_lines(records: list[PaymentRecord]) -> str:
+    return "\n".join(_payment_line(record) for record in records)
+
+
+def paysupport(records: list[PaymentRecord]) -> str:
+    payments = (
+        texts.PAYSUPPORT_PAYMENTS.format(lines=_payment_lines(records))
+        if records
+        else texts.PAYSUPPORT_NO_PAYMENTS
+    )
+    return texts.PAYSUPPORT.format(payments=payments)
+
+
+def paysupport_request(user_id: int, name: str, text: str, records: list[PaymentRecord]) -> str:
+    return texts.PAYSUPPORT_REQUEST.format(
+        user_id=user_id,
+        name=name,
+        text=text,
+        payments=_payment_lines(records) or texts.PAYSUPPORT_NO_PAYMENTS,
+    )
+
+
+def refund_outcome(outcome: RefundOutcome, typed: str) -> str:
+    """The answer to /refund <typed>; only a payment found is named in full."""
+    record = outcome.record
+    if outcome.status == "unknown" or record is None:
+        return texts.ADMIN_REFUND_UNKNOWN.format(charge_id=echo(typed))
+    if outcome.status == "already":
+        return texts.ADMIN_REFUND_ALREADY.format(
+            charge_id=record.charge_id, date=_when(record.refunded_at)
+        )
+    return texts.ADMIN_REFUND_DONE.format(
+        stars=stars(record.stars),
+        user_id=record.user_id,
+        charge_id=record.charge_id,
+        revoked=duration(record.revoked),
+        spent=duration(record.spent),
     )

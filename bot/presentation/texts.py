@@ -51,6 +51,15 @@ COMMAND_DESCRIPTIONS: tuple[tuple[str, str], ...] = (
     ("forget", "Delete your data"),
     ("transcribe", "Reply to a voice note with this to transcribe it"),
 )
+# Listed (and in /help) only while STARS_PACKS is set.
+PAYMENT_COMMAND_DESCRIPTIONS: tuple[tuple[str, str], ...] = (
+    ("buy", "Buy more transcription time"),
+    ("paysupport", "Help with a payment or a refund"),
+)
+HELP_PAYMENTS = (
+    "\n\nMore time: /buy adds transcription time, paid with Telegram Stars; it never expires. "
+    "/paysupport helps with a payment or a refund."
+)
 
 TRANSCRIBING = "Transcribing…"
 NO_SPEECH = "No speech recognised."
@@ -152,6 +161,15 @@ QUOTA_EXCEEDED = (
     "It is {needed} long. You have used {used} of {limit}, leaving {left}.\n"
     "The {period} quota resets on {resets}."
 )
+# The bot-wide ceiling (BUDGET_DAILY_SECONDS): nobody's own quota, so no numbers of theirs.
+BUDGET_REACHED = (
+    "Sorry, the bot has used up today's transcription budget, so I have not transcribed this "
+    "recording. Please send it again after {resets}."
+)
+ADMIN_BUDGET_REACHED = (
+    "The bot has reached its daily budget (BUDGET_DAILY_SECONDS: {limit} of audio a day) and "
+    "is refusing new recordings until {resets}. I tell you this once a day."
+)
 
 
 def flood_in_flight(limit: int) -> str:
@@ -184,6 +202,9 @@ USAGE = (
 )
 USAGE_ADMIN = "You are an admin: quotas do not limit you."
 
+# Shown when a refusal's numbers include bought time.
+QUOTA_BALANCE = "\nYour bought time ({balance}) does not cover the rest either."
+
 FORGET_CONFIRM = (
     "Delete everything I store about you: your profile, settings, history and totals?\n\n"
     "This cannot be undone. What you used today and this month stays counted, anonymously, "
@@ -194,6 +215,70 @@ FORGET_NO = "Cancel"
 FORGET_DONE = "Done: I deleted your profile, settings, history and totals."
 FORGET_CANCELLED = "Nothing was deleted."
 FORGET_NOT_YOURS = "This button is for the person who asked."
+# Added to the question and to the confirmation while payments are shown to the user.
+FORGET_KEEPS_PAYMENTS = (
+    "\n\nRecords of your payments are kept, as the law requires: the amount, the date and "
+    "what was bought."
+)
+
+# --- buying time with Telegram Stars (presentation/replies.py fills these in) --------------
+
+STARS = "{n} ⭐"
+BUY_MENU = (
+    "Buy transcription time with Telegram Stars.\n\n"
+    "Bought time never expires: it is used only when your free quota has run out.\n"
+    "Your bought time: {balance}.\n\n"
+    "Choose a pack:"
+)
+BUY_BUTTON = "{duration} for {stars}"
+INVOICE_TITLE = "{duration} of transcription"  # Telegram allows 1-32 characters
+INVOICE_DESCRIPTION = (
+    "{duration} of audio transcription, used when your free quota has run out. It never expires."
+)
+INVOICE_LABEL = "{duration} of transcription"
+PACK_GONE = "This pack is no longer on offer. Here are the current ones."
+BUY_FOR_A_PERSON = "Only a person can buy time: send /buy from your own account."
+CHECKOUT_REFUSALS: dict[str, str] = {
+    "unknown": "This invoice is not valid. Please send /buy and choose a pack again.",
+    "not_yours": "This invoice was made for someone else. Send /buy to get your own.",
+    "pack_gone": (
+        "This pack is no longer on offer at this price. Send /buy to see the current ones."
+    ),
+    "payments_off": "Sorry, time cannot be bought at the moment.",
+    "not_allowed": "Sorry, you cannot buy time with this bot.",
+    "internal": "Sorry, something went wrong on my side. You have not been charged.",
+}
+PAYMENT_RECEIVED = (
+    "Thank you! {seconds} of transcription time added. Your bought time is now {balance}; "
+    "it never expires."
+)
+PAYMENT_UNMATCHED = (
+    "Thank you. I could not match this payment to a pack, so it added no time yet. The "
+    "operator has been told; /paysupport if you want to reach them."
+)
+REFUND_RECEIVED = (
+    "Your payment of {stars} was refunded. {revoked} of unused time was removed from your "
+    "bought time, which is now {balance}."
+)
+PAYSUPPORT = (
+    "Help with payments\n\n"
+    "Bought time is used when your free quota has run out, and it never expires. If a "
+    "payment went wrong, or you would like your Stars back for time you have not used, tell "
+    "the operator: send /paysupport followed by your message, for example\n"
+    "/paysupport I was charged but got no time\n\n"
+    "{payments}"
+)
+PAYSUPPORT_PAYMENTS = "Your payments (the id helps the operator find one):\n{lines}"
+PAYSUPPORT_NO_PAYMENTS = "You have not bought anything yet."
+PAYMENT_LINE = "• {date}: {stars} for {seconds}, id {charge_id}{refund}"
+PAYMENT_LINE_REFUNDED = ", refunded {date}"
+PAYSUPPORT_SENT = "Sent to the operator. They will get back to you."
+PAYSUPPORT_UNSENT = "Sorry, I could not pass your message on right now. Please try again later."
+PAYSUPPORT_REQUEST = (
+    "Payment support request from user {user_id} ({name}):\n\n{text}\n\n"
+    "Their payments:\n{payments}\n\nRefund one with /refund <id>."
+)
+USAGE_BALANCE = "\n\nBought time: {balance} left. It never expires; /buy adds more."
 
 ADMIN_STATS = (
     "Users: {users} ({active} active today)\n"
@@ -201,11 +286,19 @@ ADMIN_STATS = (
     "Audio: {seconds_today} today, {seconds_total} in total\n"
     "Failures: {failures_today} today, {failures_total} in total\n"
     "Refused (quota or flood): {refused_today} today, {refused_total} in total\n"
-    "Answered from the cache: {cached_today} today, {cached_total} in total\n\n"
+    "Answered from the cache: {cached_today} today, {cached_total} in total\n"
+    "{spend}\n"
     "By model:\n{models}"
 )
 ADMIN_STATS_MODEL = "• {model}: {jobs}, {seconds}, {cached} from the cache"
 ADMIN_STATS_NO_MODELS = "• none yet"
+ADMIN_STATS_SPEND = (
+    "Sent to the API: {today} today (daily budget {budget}), {month} this month\n"
+    "Cost the API reported: {today_cost} today, {month_cost} this month\n"
+)
+ADMIN_COST_CREDITS = "{n} credits"
+ADMIN_COST_USD = "${usd}"
+ADMIN_COST_UNKNOWN = "none reported"
 ADMIN_USER = (
     "User {user_id}\n"
     "Name: {name}\n"
@@ -219,6 +312,22 @@ ADMIN_USER = (
     "Quota override: daily {daily_override}, monthly {monthly_override}\n\n"
     "Totals: {jobs}, {seconds}, {cached} from the cache\n{models}"
 )
+ADMIN_STATS_PAYMENTS = (
+    "\n\nPayments: {payments}, {stars}, {seconds} bought\n"
+    "Refunds: {refunds}, {refunded_stars}, {revoked} taken back unused\n"
+    "Bought time: {spent} used, {left} left"
+)
+ADMIN_USER_PAYMENTS = "\n\nBought time: {balance} left\nPayments:\n{lines}"
+ADMIN_PAYMENT_LINE = "• {date}: {stars} for {seconds}, {spent} used, id {charge_id}{refund}"
+ADMIN_PAYMENT_REFUND = "; refunded {date} ({by}), {revoked} taken back"
+ADMIN_REFUNDED_BY = {"admin": "by an admin", "telegram": "reported by Telegram"}
+ADMIN_REFUND_DONE = (
+    "Refunded {stars} to user {user_id} (payment {charge_id}): {revoked} of unused time taken "
+    "back, {spent} had been used."
+)
+ADMIN_REFUND_ALREADY = "Payment {charge_id} was already refunded on {date}."
+ADMIN_REFUND_UNKNOWN = "I have no payment with the id {charge_id}."
+ADMIN_REFUND_FAILED = "Telegram refused to refund payment {charge_id}: {reason}"
 ADMIN_USER_UNKNOWN = "I have no record of user {user_id}."
 ADMIN_USER_NO_RECORD = "(no record)"
 ADMIN_USER_MODEL = "• {model}: {jobs}, {seconds}"
@@ -227,6 +336,14 @@ ADMIN_NONE = "—"
 
 def job_count(n: int) -> str:
     return ngettext("{n} job", "{n} jobs", n).format(n=n)
+
+
+def payment_count(n: int) -> str:
+    return ngettext("{n} payment", "{n} payments", n).format(n=n)
+
+
+def refund_count(n: int) -> str:
+    return ngettext("{n} refund", "{n} refunds", n).format(n=n)
 
 
 ADMIN_DEFAULT = "default"
@@ -254,6 +371,10 @@ ADMIN_USAGE: dict[str, str] = {
     "unban": "Usage: /unban <id>",
     "allow": "Usage: /allow <id>",
     "deny": "Usage: /deny <id>",
+    "refund": (
+        "Usage: /refund <payment id>\nThe id is listed by /user <user id> and in the "
+        "user's /paysupport."
+    ),
 }
 
 GROUP_MODES_HELP = (
@@ -346,6 +467,7 @@ FAMILY_NAMES: dict[str, str] = {
     "assemblyai": "AssemblyAI",
     "openai": "OpenAI GPT-4o",
     "local": "Local Whisper",
+    "oai": "OpenAI-compatible server",
 }
 TOGGLE_LABELS: dict[str, str] = {
     "timestamps": "Timestamps",

@@ -21,9 +21,16 @@ def _plain_word(text: str) -> str:
 
 
 def transcript_to_deepgram(
-    transcript: Transcript, model_name: str, request_id: str
+    transcript: Transcript,
+    model_name: str,
+    request_id: str,
+    *,
+    created: datetime | None = None,
 ) -> dict[str, object]:
     """Render a transcript as a Deepgram pre-recorded response (docs §5.3 and §9).
+
+    `created` is when the job was created (Deepgram's `metadata.created`: the request's time,
+    the same on every poll); None means now.
 
     Deepgram keys `model_info` by a model UUID; we derive a stable one from the model name.
     Deepgram's `sha256` hashes the audio, which we do not have here, so it hashes the
@@ -78,7 +85,7 @@ def transcript_to_deepgram(
             "transaction_key": "deprecated",
             "request_id": request_id,
             "sha256": hashlib.sha256(transcript.to_json().encode()).hexdigest(),
-            "created": datetime.now(UTC).isoformat(timespec="milliseconds").replace("+00:00", "Z"),
+            "created": _timestamp(created or datetime.now(UTC)),
             "duration": duration,
             "channels": 1,
             "models": [model_uuid],
@@ -86,3 +93,7 @@ def transcript_to_deepgram(
         },
         "results": results,
     }
+
+
+def _timestamp(moment: datetime) -> str:
+    return moment.astimezone(UTC).isoformat(timespec="milliseconds").replace("+00:00", "Z")

@@ -80,6 +80,8 @@ class AimlBackend:
         retry: RetryPolicy | None = None,
         transfer_slots: asyncio.Semaphore | None = None,
         on_resubmit: Callable[[], None] | None = None,
+        on_polled: Callable[[str, int, bool, float | None], None] | None = None,
+        on_error: Callable[[str], None] | None = None,
         sleep: Sleep = asyncio.sleep,
         clock: Clock = time.monotonic,
         owned_session: aiohttp.ClientSession | None = None,
@@ -96,6 +98,10 @@ class AimlBackend:
         # Told when a create request is retried after it may have reached the API: the price
         # of never losing a note is, rarely, a second billed job.
         self._on_resubmit = on_resubmit
+        # For the operator's metrics: told (generation id, polls, completed, detection lag)
+        # when a job's polling ends (bot/stt/reports.py), and the kind of each failed request.
+        self._on_polled = on_polled
+        self._on_error = on_error
         self._sleep = sleep
         self._clock = clock
         self._owned_session = owned_session
@@ -145,24 +151,41 @@ class AimlBackend:
         submitted_at = self._clock() - elapsed
         target = elapsed
         last_pending: float | None = 0.0 if elapsed == 0.0 else None
+        polls = 0
+
+        async def poll_once() -> tuple[PollResponse, Transcript | None]:
+            nonlocal polls
+            polls += 1
+            return await self._poll_once(spec, generation_id)
+
         for delay in self._planner.plan(request.model, audio_seconds, elapsed):
             # Sleep until the planned moment, so request latency does not drift the schedule.
             target += max(0.0, delay)
             await self._sleep(max(0.0, target - (self._clock() - submitted_at)))
-            poll, transcript = await self._with_retries(
-                "fetch", lambda: self._poll_once(spec, generation_id), bounded=False
-            )
+            poll, transcript = await self._with_retries("fetch", poll_once, bounded=False)
             now = self._clock() - submitted_at
             if poll.state == "pending":
                 last_pending = now
                 continue
             if poll.state == "failure":
                 logger.info("job %s ended with %s: %s", generation_id, poll.status, poll.error)
+                self._report_polls(generation_id, polls, False, None)
                 raise JobFailedError(poll.error or f"job ended with status {poll.status!r}")
             assert transcript is not None
             self._learn(spec, audio_seconds, last_pending, now)
+            # The completion is estimated midway between the last pending poll and this one,
+            # as for learning: half the last interval is the lag of seeing it.
+            lag = None if last_pending is None else (now - last_pending) / 2
+            self._report_polls(generation_id, polls, True, lag)
             return transcript
+        self._report_polls(generation_id, polls, False, None)
         raise SttTimeoutError(f"job {generation_id} did not complete within its poll schedule")
+
+    def _report_polls(
+        self, generation_id: str, polls: int, completed: bool, lag: float | None
+    ) -> None:
+        if self._on_polled is not None:
+            self._on_polled(generation_id, polls, completed, lag)
 
     async def _poll_once(
         self, spec: ModelSpec, generation_id: str
@@ -221,6 +244,8 @@ class AimlBackend:
             try:
                 return await call()
             except SttError as error:
+                if self._on_error is not None:
+                    self._on_error(type(error).__name__)
                 policy = self._retry if bounded else self._poll_retry
                 delay = (
                     policy.next_delay(

@@ -1,7 +1,8 @@
 """Every model the bot offers, what each can do, and the request fields each family expects.
 
-This is the single source of truth for model ids: the AIML ones (see docs/aiml-stt-api.md §2)
-and the local Whisper sizes of the offline engine.
+This is the single source of truth for model ids: the AIML ones (see docs/aiml-stt-api.md §2),
+the local Whisper sizes of the offline engine, and `oai/<name>`: a model of an OpenAI-compatible
+transcription server (OpenAI itself, Groq, vLLM, speaches, LocalAI), whatever name it gives it.
 """
 
 from __future__ import annotations
@@ -13,7 +14,12 @@ from typing import Literal
 
 from bot.stt.languages import primary_code
 
-Family = Literal["deepgram", "assemblyai", "openai", "local"]
+Family = Literal["deepgram", "assemblyai", "openai", "local", "oai"]
+BackendName = Literal["aiml", "local", "openai"]
+
+OPENAI_PREFIX = "oai/"
+# What OpenAI itself serves; a self-hosted server names its own (OPENAI_MODELS).
+OPENAI_DEFAULT_NAMES = ("whisper-1", "gpt-4o-transcribe", "gpt-4o-mini-transcribe")
 
 
 class UnknownModelError(KeyError):
@@ -56,6 +62,13 @@ class ModelSpec:
     def is_local(self) -> bool:
         return self.family == "local"
 
+    @property
+    def backend(self) -> BackendName:
+        """The backend that serves it: the AIML API, the local engine or an OpenAI server."""
+        if self.family == "local":
+            return "local"
+        return "openai" if self.family == "oai" else "aiml"
+
 
 FAMILY_BLURBS: MappingProxyType[Family, str] = MappingProxyType(
     {
@@ -63,6 +76,7 @@ FAMILY_BLURBS: MappingProxyType[Family, str] = MappingProxyType(
         "assemblyai": "AssemblyAI: accurate, punctuated text with speaker labels.",
         "openai": "OpenAI GPT-4o: strong on hard audio; plain text without timings.",
         "local": "Local Whisper: runs on this machine, nothing leaves it.",
+        "oai": "OpenAI-compatible server: Whisper with timings; GPT-4o as plain text.",
     }
 )
 
@@ -177,7 +191,52 @@ def _catalogue() -> tuple[ModelSpec, ...]:
         )
         for size in _LOCAL_SIZES
     )
-    return (*assemblyai, *nova2, *whisper, *openai, *local)
+    return (
+        *assemblyai,
+        *nova2,
+        *whisper,
+        *openai,
+        *local,
+        *(openai_model(name) for name in OPENAI_DEFAULT_NAMES),
+    )
+
+
+# GPT-4o transcription answers `json` or `text` only: no segments, no words, no language.
+_JSON_ONLY_MARKERS = ("gpt-4o",)
+# Whisper speaks `verbose_json` (segments, words, the language heard) on OpenAI and on the
+# servers that copy its API; a name ending in ".en"/"-en" is an English-only checkpoint
+# (distil-whisper-large-v3-en, small.en).
+_WHISPER_TIMED = Capabilities(word_timings=True)
+_WHISPER_ENGLISH = Capabilities(
+    language_choice=False, language_detection=False, word_timings=True, english_only=True
+)
+_PLAIN_TEXT = Capabilities(reports_language=False)
+
+
+def openai_model(name: str) -> ModelSpec:
+    """The spec of `oai/<name>` on an OpenAI-compatible server (`name` with or without the
+    prefix). Capabilities follow the name: what verbose_json gives for it, honestly."""
+    name = name.removeprefix(OPENAI_PREFIX)
+    lowered = name.lower()
+    if any(marker in lowered for marker in _JSON_ONLY_MARKERS):
+        capabilities = _PLAIN_TEXT
+    elif lowered.endswith((".en", "-en")):
+        capabilities = _WHISPER_ENGLISH
+    else:
+        capabilities = _WHISPER_TIMED
+    return ModelSpec(
+        id=f"{OPENAI_PREFIX}{name}",
+        display_name=name.rsplit("/", 1)[-1],  # "Systran/faster-whisper-small": the last part
+        vendor="OpenAI-compatible server",
+        family="oai",
+        capabilities=capabilities,
+    )
+
+
+def openai_models(names: Iterable[str] = ()) -> tuple[ModelSpec, ...]:
+    """The models an OpenAI-compatible server offers: `names` (OPENAI_MODELS), else OpenAI's."""
+    chosen = tuple(names) or OPENAI_DEFAULT_NAMES
+    return tuple(openai_model(name) for name in chosen)
 
 
 _MODELS: MappingProxyType[str, ModelSpec] = MappingProxyType(
@@ -186,10 +245,15 @@ _MODELS: MappingProxyType[str, ModelSpec] = MappingProxyType(
 
 
 def get_model(model_id: str) -> ModelSpec:
-    try:
-        return _MODELS[model_id]
-    except KeyError:
-        raise UnknownModelError(model_id) from None
+    """The spec of any catalogued id, and of any `oai/<name>`: an OpenAI-compatible server
+    names its models itself, so every such name has a spec (whether offered is the
+    backend's and the settings' business)."""
+    spec = _MODELS.get(model_id)
+    if spec is not None:
+        return spec
+    if model_id.startswith(OPENAI_PREFIX) and model_id.removeprefix(OPENAI_PREFIX).strip():
+        return openai_model(model_id)
+    raise UnknownModelError(model_id)
 
 
 def all_models() -> tuple[ModelSpec, ...]:
@@ -197,7 +261,7 @@ def all_models() -> tuple[ModelSpec, ...]:
 
 
 def aiml_models() -> tuple[ModelSpec, ...]:
-    return tuple(spec for spec in _MODELS.values() if not spec.is_local)
+    return tuple(spec for spec in _MODELS.values() if spec.backend == "aiml")
 
 
 def local_models() -> tuple[ModelSpec, ...]:

@@ -10,7 +10,7 @@ import email.utils
 import json
 import logging
 import time
-from collections.abc import Mapping
+from collections.abc import Callable, Mapping
 from dataclasses import dataclass
 from typing import Literal
 from urllib.parse import quote
@@ -30,6 +30,7 @@ from bot.stt.errors import (
     SttTimeoutError,
     ValidationError,
 )
+from bot.stt.reports import ApiCost, cost_from_headers
 from bot.stt.types import AudioUpload
 
 logger = logging.getLogger(__name__)
@@ -124,8 +125,11 @@ class AimlSttClient:
         upload_timeout: float = 180.0,
         connect_timeout: float = 10.0,
         answer_timeout: float = 15.0,
+        on_cost: Callable[[str, ApiCost], None] | None = None,
     ) -> None:
         self._session = session
+        # Told (generation id, cost) for each answer that carries the API's cost headers.
+        self._on_cost = on_cost
         self._base_url = base_url.rstrip("/")
         self._api_key = api_key
         self._redactor = Redactor([api_key])
@@ -152,20 +156,25 @@ class AimlSttClient:
                 continue
             form.add_field(name, _form_value(value))
         form.add_field("audio", audio.data, filename=audio.filename, content_type=audio.mime_type)
-        payload = await self._request("POST", "/stt/create", limits=self._upload_timeout, data=form)
-        return self._generation_id(payload)
+        payload, cost = await self._request(
+            "POST", "/stt/create", limits=self._upload_timeout, data=form
+        )
+        return self._reported(self._generation_id(payload), cost)
 
     async def create_from_url(self, url: str, model: str, params: Mapping[str, object]) -> str:
         """Start a job on audio the API downloads itself (JSON body); return its id."""
         body = {name: value for name, value in params.items() if value is not None}
         body.update(model=model, url=url)
-        payload = await self._request("POST", "/stt/create", limits=self._timeout, json_body=body)
-        return self._generation_id(payload)
+        payload, cost = await self._request(
+            "POST", "/stt/create", limits=self._timeout, json_body=body
+        )
+        return self._reported(self._generation_id(payload), cost)
 
     async def fetch(self, generation_id: str) -> PollResponse:
         """One poll of a job. Raises `NotFoundError` when the id is unknown or expired."""
         path = f"/stt/{quote(generation_id, safe='')}"
-        payload = await self._request("GET", path, limits=self._timeout)
+        payload, cost = await self._request("GET", path, limits=self._timeout)
+        self._reported(generation_id, cost)
         if not isinstance(payload, Mapping):
             raise MalformedResponseError("poll answer is not a JSON object")
         status = payload.get("status")
@@ -207,6 +216,11 @@ class AimlSttClient:
                 return gid
         raise MalformedResponseError("create answer has no generation_id")
 
+    def _reported(self, generation_id: str, cost: ApiCost) -> str:
+        if cost.known and self._on_cost is not None:
+            self._on_cost(generation_id, cost)
+        return generation_id
+
     def _redact(self, text: str) -> str:
         # An error page might echo the request back; the key must not reach logs via exceptions.
         return self._redactor(text)
@@ -219,7 +233,8 @@ class AimlSttClient:
         limits: aiohttp.ClientTimeout,
         data: aiohttp.FormData | None = None,
         json_body: Mapping[str, object] | None = None,
-    ) -> object:
+    ) -> tuple[object, ApiCost]:
+        """The decoded JSON answer, and the cost its headers report."""
         url = self._base_url + path
         headers = {"Authorization": f"Bearer {self._api_key}", "Accept": "application/json"}
         started = time.monotonic()
@@ -230,6 +245,7 @@ class AimlSttClient:
                 body = await response.read()
                 status = response.status
                 retry_after = response.headers.get("Retry-After")
+                cost = cost_from_headers(response.headers)
         except TimeoutError as exc:  # asyncio's and aiohttp's timeouts both subclass it
             raise SttTimeoutError(f"{method} {path} timed out") from exc
         except aiohttp.ClientError as exc:
@@ -245,7 +261,7 @@ class AimlSttClient:
         if not 200 <= status < 300:
             raise self._http_error(status, body, retry_after, f"{method} {path}")
         try:
-            return json.loads(body)
+            return json.loads(body), cost
         except ValueError as exc:
             raise MalformedResponseError(f"{method} {path}: answer is not JSON") from exc
 

@@ -25,6 +25,10 @@ class ValidationError(SttError):
     """400: the API refused the request body (bad model, bad parameter, unreadable audio)."""
 
 
+class PayloadTooLargeError(ValidationError):
+    """413: the upload is larger than the API takes (OpenAI: 25 MB)."""
+
+
 class NotFoundError(SttError):
     """404: the generation id is unknown or expired (results live for an hour)."""
 

@@ -15,6 +15,7 @@ from collections.abc import Callable, Mapping, Sequence
 from bot.stt.errors import JobFailedError, MalformedResponseError
 from bot.stt.segmentation import segments_from_words
 from bot.stt.types import Segment, Transcript, Word
+from bot.stt.whisper_languages import language_code
 
 logger = logging.getLogger(__name__)
 
@@ -282,12 +283,58 @@ def _parse_openai(payload: object) -> Transcript:
     return Transcript(text=text.strip(), duration=duration)
 
 
+# --- an OpenAI-compatible server: `json` and `verbose_json` ---------------------------------
+
+
+def _oai_timed_items(raw: object, where: str, text_key: str) -> list[tuple[str, float, float]]:
+    items: list[tuple[str, float, float]] = []
+    for index, item_raw in enumerate(_list(raw, where)):
+        item = _obj(item_raw, f"{where}[{index}]")
+        items.append(
+            (
+                _str(item.get(text_key), f"{where}[{index}].{text_key}"),
+                _num(item.get("start"), f"{where}[{index}].start"),
+                _num(item.get("end"), f"{where}[{index}].end"),
+            )
+        )
+    return items
+
+
+def _parse_oai(payload: object) -> Transcript:
+    """`json` is `{"text"}` (plus `usage`); `verbose_json` adds `language` (a name such as
+    "english", or a code), `duration`, `segments` and, when asked for, `words`."""
+    root = _obj(payload, "result")
+    text = _str(root.get("text"), "result.text")
+    words = tuple(
+        Word(text=word.strip(), start=start, end=end)
+        for word, start, end in _oai_timed_items(root.get("words"), "result.words", "word")
+        if word.strip()
+    )
+    segments = tuple(
+        Segment(text=seg.strip(), start=start, end=end)
+        for seg, start, end in _oai_timed_items(root.get("segments"), "result.segments", "text")
+        if seg.strip()
+    )
+    duration = _opt_num(root.get("duration"), "result.duration")
+    if duration is None:
+        duration = _parse_openai(payload).duration  # `usage` of a duration-billed model
+    return Transcript(
+        text=text.strip(),
+        language=language_code(_opt_str(root.get("language"), "result.language")),
+        duration=duration,
+        words=words,
+        # Words alone (timestamp_granularities=["word"]) still make lines.
+        segments=segments or segments_from_words(words),
+    )
+
+
 _PARSERS: Mapping[str, Callable[[object], Transcript]] = {
     "deepgram": _parse_deepgram,
     # The local API server answers in Deepgram's shape (bot/server/rendering.py).
     "local": _parse_deepgram,
     "assemblyai": _parse_assemblyai,
     "openai": _parse_openai,
+    "oai": _parse_oai,
 }
 
 

@@ -49,7 +49,9 @@ class ScheduleConfig:
     max_audio_seconds: float = 4 * 3600.0  # a longer declared duration is not believed
     min_interval: float = 0.2
     max_interval: float = 10.0  # never longer between two polls: the seed client's interval
-    poll_budget: int = 12  # polls to reach the window's end, those before the window included
+    # Polls to reach the window's end, those on the way included. One more is left for a job
+    # that overruns its window: a 60 s job takes at most 12.
+    poll_budget: int = 11
     min_spread: float = 0.3  # the window reaches at least this far either side, in seconds
     window_margin: float = 1.15  # learnt deviations are widened by this factor
     # A job that strays further than this many median deviations (and at least

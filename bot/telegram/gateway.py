@@ -107,12 +107,15 @@ class ChatGateway:
         *,
         sleep: Callable[[float], Awaitable[None]] = asyncio.sleep,
         on_ambiguous: Callable[[str], None] | None = None,
+        on_error: Callable[[str], None] | None = None,
     ) -> None:
         self._bot = bot
         self._policy = policy
         self._sleep = sleep
         # Counted by the operator's metrics: each one is a message that may be missing.
         self._on_ambiguous = on_ambiguous
+        # Told the kind (the exception's class) of every failed Bot API call, for the metrics.
+        self._on_error = on_error
 
     def count_ambiguous(self, what: str) -> None:
         """A send that may or may not have arrived, and will not be repeated."""
@@ -136,6 +139,8 @@ class ChatGateway:
             try:
                 return await call()
             except TelegramError as error:
+                if self._on_error is not None:
+                    self._on_error(type(error).__name__)
                 failure = classify(error)
                 if failure.outcome is Outcome.CHAT_GONE:
                     raise ChatUnavailableError(str(error)) from error
@@ -279,6 +284,23 @@ class ChatGateway:
             "getMe", self._bot.get_me, idempotent=True, deadline=INTERACTIVE_DEADLINE
         )
         return bool(me.can_read_all_group_messages)
+
+    async def refund_star_payment(self, user_id: int, charge_id: str) -> bool:
+        """Give a Telegram Stars payment back (refundStarPayment). False when Telegram says it
+        already was: a second refund is refused, which also makes a retry of one that may have
+        acted safe. Any other refusal raises."""
+        try:
+            await self._call(
+                "refundStarPayment",
+                lambda: self._bot.refund_star_payment(user_id, charge_id),
+                idempotent=True,
+                deadline=INTERACTIVE_DEADLINE,
+            )
+        except BadRequest as error:
+            if "already_refunded" in str(error).lower():
+                return False
+            raise
+        return True
 
     async def chat_action(self, chat_id: int, action: str = ChatAction.TYPING) -> None:
         """Best effort: a missing 'typing…' must never fail a job. Bulk: it may wait."""

@@ -37,12 +37,18 @@ MAX_ATTEMPTS = 3
 DRAIN_SECONDS = 10.0
 
 _MEDIA_KEYS = ("voice", "audio", "video_note", "video", "document")
+# Payments are keyed by Telegram's charge id (storage/payments.py): a second pass credits or
+# refunds nothing more and tells the user nothing twice, while skipping one cut off by a stop
+# could lose a credit the user paid for.
+_PAYMENT_KEYS = ("successful_payment", "refunded_payment")
 
 
 def replay_is_safe(payload: JSON) -> bool:
     """Whether handling this update a second time cannot answer twice (see the module doc)."""
     message = payload.get("message")
-    return isinstance(message, dict) and any(key in message for key in _MEDIA_KEYS)
+    return isinstance(message, dict) and any(
+        key in message for key in (*_MEDIA_KEYS, *_PAYMENT_KEYS)
+    )
 
 
 class UpdateIntake:

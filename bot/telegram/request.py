@@ -26,6 +26,7 @@ Timeouts map onto aiohttp's as closely as it allows:
 
 from __future__ import annotations
 
+import asyncio
 from typing import Any
 
 import aiohttp
@@ -35,6 +36,8 @@ from telegram.error import NetworkError, TimedOut
 from telegram.request import BaseRequest, RequestData
 
 _FORM = "application/x-www-form-urlencoded"
+# How long a failed request's body writer may take to say whether it wrote everything.
+WRITER_SETTLE_SECONDS = 1.0
 
 
 class RequestNotSentError(Exception):
@@ -59,20 +62,21 @@ def _sum(*parts: float | None) -> float | None:
     return total
 
 
-def _written_whole(tracker: aiohttp.UploadTracker) -> bool | None:
-    """Whether the request left whole; None while its body writer has not settled yet."""
-    done = tracker.upload_complete
-    if not done.done():
-        return None
-    return done.exception() is None
+async def _written_whole(tracker: aiohttp.UploadTracker) -> bool:
+    """Whether the request left whole. A body writer still running when the answer failed is
+    being torn down: its verdict comes within a moment; without one, assume the worst."""
+    settled = tracker.upload_complete
+    if not settled.done():
+        await asyncio.wait([settled], timeout=WRITER_SETTLE_SECONDS)
+    return not settled.done() or settled.exception() is None
 
 
-def _transport_failure(error: BaseException, tracker: aiohttp.UploadTracker) -> Exception:
+async def _transport_failure(error: BaseException, tracker: aiohttp.UploadTracker) -> Exception:
     """The exception to raise the TelegramError from: its type says whether Telegram may have
     the request (see outcomes.py)."""
     name = type(error).__name__
     cause: Exception
-    if _written_whole(tracker) is False:
+    if not await _written_whole(tracker):
         cause = RequestNotSentError(f"aiohttp.{name}: the request never left whole")
     else:
         cause = RequestMaybeSentError(f"aiohttp.{name}: no full answer to a request sent whole")
@@ -165,9 +169,9 @@ class AiohttpRequest(BaseRequest):
                 return response.status, await response.read()
         except TimeoutError as error:
             # aiohttp's timeouts (ServerTimeoutError and its kinds) are TimeoutErrors too.
-            raise TimedOut from _transport_failure(error, tracker)
+            raise TimedOut from await _transport_failure(error, tracker)
         except aiohttp.ClientError as error:
-            raise NetworkError(f"aiohttp.{type(error).__name__}") from _transport_failure(
+            raise NetworkError(f"aiohttp.{type(error).__name__}") from await _transport_failure(
                 error, tracker
             )
 

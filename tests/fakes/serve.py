@@ -20,6 +20,7 @@ API. Every control request and answer is JSON:
 - ``POST /telegram/outage`` ``{"seconds", "refuse"?}``.
 - ``POST /stt/faults`` ``{"clear": bool, "rates": [{"endpoint", "kind", "probability", ...}]}``.
 - ``GET /progress``: cheap counters to wait on (see `progress`).
+- ``GET /calls?chat_id=N``: the Bot API calls to one chat, as in /results.
 - ``GET /results``: the notes, every bot message in the notes' chats with its edits, every
   Bot API call (without file contents) and the fake API's jobs by note.
 
@@ -88,6 +89,7 @@ class FakesServer:
             ("POST", "/stt/faults", self.stt_faults),
             ("GET", "/progress", self.progress),
             ("GET", "/results", self.results),
+            ("GET", "/calls", self.calls_to_chat),
         ]
         for method, path, handler in routes:
             app.router.add_route(method, path, handler)
@@ -228,6 +230,12 @@ class FakesServer:
 
     async def results(self, request: web.Request) -> web.Response:
         return web.json_response(self.results_json())
+
+    async def calls_to_chat(self, request: web.Request) -> web.Response:
+        """The Bot API calls to one chat, cheaply (benchmarks/load.py times answers by it)."""
+        chat_id = int(request.query["chat_id"])
+        calls = [c for c in self.telegram.calls if c.params.get("chat_id") == chat_id]
+        return web.json_response({"calls": [_call_json(call) for call in calls]})
 
     def results_json(self) -> JSON:
         chats = sorted({note.chat_id for note in self.notes})

@@ -185,6 +185,10 @@ class FakeStt:
         self.envelope: Literal["result", "output"] = "result"  # "output": {id, output} naming
         self.retention = 3600.0  # seconds a job can be fetched
         self.detected_language = "en"
+        # Extra headers on a create answer, and on the answer of a poll that finds the job
+        # completed: e.g. the API's cost headers (x-aimlapi-credits-used, x-aimlapi-usd-spent).
+        self.create_headers: dict[str, str] = {}
+        self.completion_headers: dict[str, str] = {}
         self.requests: list[RecordedRequest] = []
         self.jobs: dict[str, Job] = {}
         self._forced: dict[Endpoint, deque[_Forced]] = {"create": deque(), "fetch": deque()}
@@ -471,7 +475,9 @@ class FakeStt:
         self.jobs[job.generation_id] = job
         record.generation_id = job.generation_id
         return web.json_response(
-            {"generation_id": job.generation_id, "status": "queued"}, status=self.create_status
+            {"generation_id": job.generation_id, "status": "queued"},
+            status=self.create_status,
+            headers=self.create_headers,
         )
 
     async def handle_fetch(self, request: web.Request) -> web.Response:
@@ -508,7 +514,9 @@ class FakeStt:
             return self._envelope(
                 job, self.failure_status, None, {"name": name, "message": message}
             )
-        return self._envelope(job, self.completed_status, self._result(job), None)
+        answer = self._envelope(job, self.completed_status, self._result(job), None)
+        answer.headers.update(self.completion_headers)
+        return answer
 
     def _envelope(self, job: Job, status: str, result: object, error: object) -> web.Response:
         id_key, result_key = (

@@ -54,6 +54,7 @@ from typing import Any, Final, TypedDict, TypeVar, Unpack
 from aiohttp import web
 
 from tests.fakes.faults import Fault, FaultTable
+from tests.fakes.webhook import WebhookConfig, WebhookSender
 
 JSON = dict[str, Any]
 T = TypeVar("T")
@@ -91,6 +92,10 @@ NOT_MODIFIED: Final = (
 CONFLICT: Final = (
     "Conflict: terminated by other getUpdates request; "
     "make sure that only one bot instance is running"
+)
+WEBHOOK_CONFLICT: Final = (
+    "Conflict: can't use getUpdates method while webhook is active; use deleteWebhook to delete "
+    "the webhook first"
 )
 CHAT_ACTIONS: Final = frozenset(
     {
@@ -493,6 +498,7 @@ class FakeTelegram:
             "close": self._true,
             "deleteWebhook": self._delete_webhook,
             "getWebhookInfo": self._get_webhook_info,
+            "setWebhook": self._set_webhook,
             "getUpdates": self._get_updates,
             "getFile": self._get_file,
             "sendMessage": self._send_message,
@@ -506,6 +512,9 @@ class FakeTelegram:
             "answerCallbackQuery": self._answer_callback_query,
             "getChatMember": self._get_chat_member,
         }
+        # Webhook mode (tests/fakes/webhook.py): set by setWebhook, ended by deleteWebhook.
+        self.webhook = WebhookSender(self)
+        handlers.update(self._init_payments())
         # Telegram matches method names case-insensitively; calls are logged under the
         # canonical spelling.
         self._handlers = {name.lower(): (name, handler) for name, handler in handlers.items()}
@@ -551,6 +560,7 @@ class FakeTelegram:
             return
         self._closing = True
         self._notify()
+        await self.webhook.close()
         if self._outage_end is not None:
             self._outage_end.cancel()
             self._outage_end = None
@@ -1550,16 +1560,53 @@ class FakeTelegram:
     async def _delete_webhook(self, params: _Params) -> bool:
         if params.get_bool("drop_pending_updates"):
             self._updates.clear()
+        await self.webhook.delete()
+        return True
+
+    # ---------------------------------------------------------------- webhook mode (own block)
+
+    async def _set_webhook(self, params: _Params) -> bool:
+        url = params.get_str("url") or ""
+        if params.get_bool("drop_pending_updates"):
+            self._updates.clear()
+        if not url:  # Telegram: an empty URL removes the webhook
+            await self.webhook.delete()
+            return True
+        if not re.fullmatch(r"https?://[^/\s]+(/\S*)?", url):
+            raise bad_request("bad webhook: Failed to resolve host: Name or service not known")
+        secret = params.get_str("secret_token")
+        if secret is not None and not re.fullmatch(r"[A-Za-z0-9_-]{1,256}", secret):
+            raise bad_request("secret token contains unallowed characters")
+        max_connections = params.get_int("max_connections", 40)
+        if not 1 <= max_connections <= 100:
+            raise bad_request("bad webhook: max_connections must be between 1 and 100")
+        allowed = params.get_list("allowed_updates")
+        if allowed is not None:  # remembered, as for getUpdates
+            self._allowed_updates = frozenset(allowed) or None
+        self.webhook.set(WebhookConfig(url, secret, max_connections, allowed))
         return True
 
     async def _get_webhook_info(self, params: _Params) -> JSON:
-        return {
-            "url": "",
+        config = self.webhook.config
+        info: JSON = {
+            "url": config.url if config is not None else "",
             "has_custom_certificate": False,
             "pending_update_count": len(self._updates),
         }
+        if config is not None:
+            info["max_connections"] = config.max_connections
+            if config.allowed_updates is not None:
+                info["allowed_updates"] = config.allowed_updates
+            if self.webhook.last_error is not None:
+                info["last_error_date"] = int(time.time())
+                info["last_error_message"] = self.webhook.last_error
+        return info
+
+    # ---------------------------------------------------------------- end of webhook mode
 
     async def _get_updates(self, params: _Params) -> list[JSON]:
+        if self.webhook.active:
+            raise ApiError(409, WEBHOOK_CONFLICT)
         offset = params.get_int("offset", 0)
         limit = min(max(params.get_int("limit", 100), 1), 100)
         timeout = max(0.0, params.get_float("timeout", 0.0))
@@ -1758,6 +1805,228 @@ class FakeTelegram:
         elif status == "kicked":
             member["until_date"] = 0
         return member
+
+    # ---------------------------------------------------------------- payments (Telegram Stars)
+    #
+    # Only what Stars payments for digital goods use: sendInvoice in XTR (empty provider token,
+    # exactly one price), the checkout (pre_checkout_query, answerPreCheckoutQuery within
+    # PRE_CHECKOUT_TIMEOUT), the payment (a successful_payment message), and refunds
+    # (refundStarPayment, which Telegram follows with a refunded_payment message).
+
+    def _init_payments(self) -> dict[str, Callable[[_Params], Awaitable[Any]]]:
+        self.invoices: dict[tuple[int, int], SentInvoice] = {}  # by (chat id, message id)
+        self.pre_checkout_answers: dict[str, JSON] = {}  # query id -> ok, error_message
+        self.star_payments: dict[str, StarPayment] = {}  # by telegram_payment_charge_id
+        # Telegram tells the bot of a refund with a refunded_payment message; tests may turn
+        # that off to model a refund the bot only learns of from its own call.
+        self.emit_refunded_payments = True
+        self._pre_checkout_queries: dict[str, tuple[JSON, float]] = {}  # id -> (query, time)
+        self._charge_numbers = itertools.count(1)
+        self._pre_checkout_ids = itertools.count(9_000_001)
+        return {
+            "sendInvoice": self._send_invoice,
+            "answerPreCheckoutQuery": self._answer_pre_checkout_query,
+            "refundStarPayment": self._refund_star_payment,
+        }
+
+    def invoice(self, chat_id: int, message_id: int) -> SentInvoice:
+        """An invoice the bot sent; KeyError if that message is not one."""
+        return self.invoices[(chat_id, message_id)]
+
+    def push_pre_checkout_query(
+        self,
+        user: JSON | int,
+        payload: str,
+        total_amount: int,
+        *,
+        currency: str = "XTR",  # STARS_CURRENCY, defined below the class
+    ) -> JSON:
+        """The user pressed Pay: Telegram asks the bot to confirm. Returns the query.
+
+        Any payload may be pushed, to model a forged or altered invoice.
+        """
+        sender = (self.users.get(user) or make_user(user)) if isinstance(user, int) else user
+        self.users.setdefault(sender["id"], sender)
+        query: JSON = {
+            "id": str(next(self._pre_checkout_ids)),
+            "from": sender,
+            "currency": currency,
+            "total_amount": total_amount,
+            "invoice_payload": payload,
+        }
+        self._pre_checkout_queries[query["id"]] = (query, time.monotonic())
+        self._push_update("pre_checkout_query", query)
+        return query
+
+    def push_successful_payment(
+        self,
+        chat_id: int,
+        payload: str,
+        total_amount: int,
+        *,
+        charge_id: str | None = None,
+        currency: str = "XTR",  # STARS_CURRENCY, defined below the class
+        **options: Unpack[MessageOptions],
+    ) -> JSON:
+        """The money moved: a successful_payment service message in the payer's chat.
+
+        A charge id already used models the same payment reported again. Returns the Message.
+        """
+        charge_id = charge_id or f"stxFAKE{next(self._charge_numbers):08d}"
+        payment: JSON = {
+            "currency": currency,
+            "total_amount": total_amount,
+            "invoice_payload": payload,
+            "telegram_payment_charge_id": charge_id,
+            "provider_payment_charge_id": "",  # Stars have no provider
+        }
+        message = self.push_message(chat_id, {"successful_payment": payment}, **options)
+        payer = message.get("from", {}).get("id", chat_id)
+        self.star_payments.setdefault(
+            charge_id, StarPayment(charge_id, payer, chat_id, total_amount, payload)
+        )
+        return message
+
+    def push_refunded_payment(self, charge_id: str) -> JSON:
+        """Telegram reports a refund of a payment (made by the bot or by Telegram itself)."""
+        payment = self.star_payments[charge_id]
+        refunded: JSON = {
+            "currency": STARS_CURRENCY,
+            "total_amount": payment.total_amount,
+            "invoice_payload": payment.payload,
+            "telegram_payment_charge_id": charge_id,
+        }
+        return self.push_message(
+            payment.chat_id, {"refunded_payment": refunded}, user=payment.user_id
+        )
+
+    async def pay(
+        self, chat_id: int, invoice_message_id: int, *, user: int | None = None
+    ) -> tuple[JSON, JSON | None]:
+        """The user pays an invoice the bot sent: checkout, then, if the bot agreed, the
+        successful_payment. Returns (the bot's checkout answer, the payment message or None).
+        """
+        invoice = self.invoice(chat_id, invoice_message_id)
+        payer = chat_id if user is None else user
+        query = self.push_pre_checkout_query(payer, invoice.payload, invoice.total_amount)
+        await self.wait_for(
+            lambda: query["id"] in self.pre_checkout_answers,
+            what="an answer to the pre_checkout_query",
+        )
+        answer = self.pre_checkout_answers[query["id"]]
+        if not answer["ok"]:
+            return answer, None
+        options = MessageOptions(user=payer) if user is not None else MessageOptions()
+        message = self.push_successful_payment(
+            chat_id, invoice.payload, invoice.total_amount, **options
+        )
+        return answer, message
+
+    async def _send_invoice(self, params: _Params) -> JSON:
+        chat = self._chat_param(params, sending=True)
+        title = params.get_str("title") or ""
+        description = params.get_str("description") or ""
+        payload = params.get_str("payload") or ""
+        currency = params.get_str("currency") or ""
+        if not 1 <= len(title) <= 32:
+            raise bad_request("INVOICE_TITLE_EMPTY" if not title else "INVOICE_TITLE_TOO_LONG")
+        if not 1 <= len(description) <= 255:
+            raise bad_request("INVOICE_DESCRIPTION_EMPTY")
+        if not 1 <= len(payload.encode()) <= 128:
+            raise bad_request("INVOICE_PAYLOAD_INVALID")
+        if currency != STARS_CURRENCY:
+            raise bad_request("CURRENCY_INVALID: FakeTelegram models Telegram Stars only")
+        if params.get_str("provider_token"):
+            raise bad_request("PAYMENT_PROVIDER_INVALID")  # Stars take an empty token
+        prices = params.get_list("prices") or []
+        if len(prices) != 1:
+            raise bad_request("Stars invoices must contain exactly 1 price label")
+        amount = prices[0].get("amount") if isinstance(prices[0], dict) else None
+        if not isinstance(amount, int) or amount < 1 or not prices[0].get("label"):
+            raise bad_request("CURRENCY_TOTAL_AMOUNT_INVALID")
+        message = self._new_bot_message(
+            chat,
+            content={
+                "invoice": {
+                    "title": title,
+                    "description": description,
+                    "start_parameter": params.get_str("start_parameter") or "",
+                    "currency": currency,
+                    "total_amount": amount,
+                }
+            },
+            reply_markup=self._markup(params),
+            reply_to=self._reply_target(chat["id"], params),
+        )
+        self.invoices[(chat["id"], message.message_id)] = SentInvoice(
+            chat_id=chat["id"],
+            message_id=message.message_id,
+            title=title,
+            description=description,
+            payload=payload,
+            total_amount=amount,
+            label=str(prices[0]["label"]),
+        )
+        return self.message_json(message)
+
+    async def _answer_pre_checkout_query(self, params: _Params) -> bool:
+        query_id = params.get_str("pre_checkout_query_id") or ""
+        known = self._pre_checkout_queries.get(query_id)
+        too_late = known is not None and time.monotonic() - known[1] > PRE_CHECKOUT_TIMEOUT
+        if known is None or query_id in self.pre_checkout_answers or too_late:
+            raise bad_request(
+                "query is too old and response timeout expired or query ID is invalid"
+            )
+        ok = params.get_bool("ok")
+        error_message = params.get_str("error_message")
+        if not ok and not error_message:
+            raise bad_request("error_message is empty")
+        self.pre_checkout_answers[query_id] = {"ok": ok, "error_message": error_message}
+        return True
+
+    async def _refund_star_payment(self, params: _Params) -> bool:
+        charge_id = params.get_str("telegram_payment_charge_id") or ""
+        payment = self.star_payments.get(charge_id)
+        if payment is None or payment.user_id != params.get_int("user_id"):
+            raise bad_request("CHARGE_NOT_FOUND")  # the wording of this one is not verified
+        if payment.refunded:
+            raise bad_request("CHARGE_ALREADY_REFUNDED")
+        payment.refunded = True
+        if self.emit_refunded_payments:
+            self.push_refunded_payment(charge_id)
+        return True
+
+
+# --- payments (Telegram Stars): see FakeTelegram._init_payments ------------------------------
+
+STARS_CURRENCY: Final = "XTR"
+PRE_CHECKOUT_TIMEOUT: Final = 10.0  # seconds Telegram waits for answerPreCheckoutQuery
+
+
+@dataclass(frozen=True)
+class SentInvoice:
+    """An invoice the bot sent, with the payload Telegram keeps from the user."""
+
+    chat_id: int
+    message_id: int
+    title: str
+    description: str
+    payload: str
+    total_amount: int
+    label: str
+
+
+@dataclass
+class StarPayment:
+    """A payment Telegram took (a successful_payment it reported)."""
+
+    charge_id: str
+    user_id: int
+    chat_id: int
+    total_amount: int
+    payload: str
+    refunded: bool = False
+
 
 def _with_caption(content: JSON, caption: str | None) -> JSON:
     if caption is not None:

