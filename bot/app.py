@@ -13,9 +13,9 @@ from types import TracebackType
 from typing import Any
 
 import aiohttp
+from prometheus_client import CollectorRegistry
 from telegram import BotCommand, Update
 from telegram.error import InvalidToken, TelegramError
-from prometheus_client import CollectorRegistry
 from telegram.ext import Application, ApplicationBuilder, BaseRateLimiter, ContextTypes
 
 from bot import package_version
@@ -39,13 +39,13 @@ from bot.stt.aiml_backend import AimlBackend, PollPlanner
 from bot.stt.backend import SttBackend
 from bot.stt.reports import JobReports
 from bot.stt.schedule import PollSchedule
+from bot.telegram.flood_schedule import FloodLimits
 from bot.telegram.gateway import ChatGateway
 from bot.telegram.intake import UpdateIntake
-from bot.telegram.flood_schedule import FloodLimits
 from bot.telegram.polling import UpdatePoller
-from bot.telegram.webhook import WebhookEndpoint, set_webhook
 from bot.telegram.rate_limiter import NoRateLimiter, PriorityRateLimiter
 from bot.telegram.request import AiohttpRequest
+from bot.telegram.webhook import WebhookEndpoint, set_webhook
 from bot.wiring import build_policy_services
 from handlers import register_handlers
 from handlers.context import BotContext, BotData

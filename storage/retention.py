@@ -4,7 +4,7 @@ decides when; every rule's SQL is here, in one place, so it can be read against 
 
 from __future__ import annotations
 
-from dataclasses import dataclass
+from dataclasses import astuple, dataclass
 from datetime import datetime
 
 from storage.clock import to_text
@@ -37,9 +37,7 @@ class Removed:
 
     @property
     def anything(self) -> bool:
-        counts = (self.cache_entries, self.jobs, self.transcripts, self.update_payloads,
-                  self.updates, self.free_pages)  # fmt: skip
-        return any(counts)
+        return any(astuple(self))
 
 
 class RetentionRepository:

@@ -3,15 +3,20 @@ the real bot end to end, against a fake that follows OpenAI's documented shapes.
 
 from __future__ import annotations
 
+import asyncio
+import json
 import logging
+import os
+import sys
 from collections.abc import AsyncIterator
+from pathlib import Path
 
 import aiohttp
 import pytest
 
 from bot.config.settings import Settings, SettingsError
 from bot.retry import RetryPolicy
-from bot.stt.catalogue import build_params, get_model
+from bot.stt.catalogue import UnknownModelError, aiml_models, build_params, get_model, local_models
 from bot.stt.errors import (
     AuthError,
     NotFoundError,
@@ -26,6 +31,7 @@ from bot.stt.errors import (
 from bot.stt.openai_backend import OpenAiBackend
 from bot.stt.openai_client import OpenAiSttClient
 from bot.stt.types import AudioUpload, JobRequest, Transcript
+from bot.stt.whisper_languages import language_code
 from tests.conftest import OPENAI_KEY, BotFactory, SettingsFactory
 from tests.fakes.openai import FakeOpenAi
 from tests.fakes.telegram import FakeTelegram
@@ -34,6 +40,7 @@ from tests.flows import command, tap_edit, voice_transcript
 AUDIO = AudioUpload(b"OggS" + bytes(range(256)) * 4, "voice.ogg", "audio/ogg")
 SPOKEN = "Hello there. General Kenobi."
 FAST = RetryPolicy(attempts=3, base_delay=0.01, max_delay=0.05)
+REPO = Path(__file__).resolve().parents[1]
 
 
 @pytest.fixture
@@ -217,13 +224,13 @@ async def test_a_wrong_key_fails_once_and_never_shows_the_key(
         await transcribe(backend_for(openai, session, key=wrong), job("oai/whisper-1"))
     assert len(openai.requests) == 1
     # A server (or a proxy) that echoes the key whole: it is cut out of what we report.
-    openai.fail_next(500, message=f"cannot use key {wrong}")
+    openai.fail_next(500, message=f"cannot use key {OPENAI_KEY}")
     with pytest.raises(ServerError) as echoed:
-        await OpenAiSttClient(session, openai.url, wrong).transcribe(
+        await OpenAiSttClient(session, openai.url, OPENAI_KEY).transcribe(
             AUDIO, "whisper-1", language=None, verbose=False
         )
     for text in (str(raised.value), str(echoed.value), caplog.text):
-        assert wrong not in text
+        assert wrong not in text and OPENAI_KEY not in text
     assert "[REDACTED]" in str(echoed.value)
 
 
@@ -268,6 +275,33 @@ async def test_close_cancels_requests_in_flight(
     await backend.close()
     with pytest.raises(NotFoundError):
         await backend.wait_result(generation_id, job("oai/whisper-1"), None)
+
+
+# --- the catalogue ---------------------------------------------------------------------------
+
+
+def test_every_oai_name_is_a_model_with_honest_capabilities() -> None:
+    whisper = get_model("oai/whisper-1")
+    assert (whisper.backend, whisper.family, whisper.display_name) == ("openai", "oai", "whisper-1")
+    assert whisper.capabilities.word_timings and whisper.capabilities.reports_language
+    assert not whisper.capabilities.diarization  # no speakers in verbose_json
+    hosted = get_model("oai/Systran/faster-whisper-large-v3")  # named by the server, not by us
+    assert hosted.display_name == "faster-whisper-large-v3"
+    assert hosted.capabilities == whisper.capabilities
+    mini = get_model("oai/gpt-4o-mini-transcribe").capabilities
+    assert not (mini.word_timings or mini.reports_language)  # json only
+    assert not any(spec.backend == "openai" for spec in aiml_models() + local_models())
+    with pytest.raises(UnknownModelError):
+        get_model("oai/")
+
+
+@pytest.mark.parametrize(
+    ("reported", "code"),
+    [("english", "en"), ("English", "en"), ("haitian creole", "ht"), ("en", "en"), ("pt-BR", "pt"),
+     ("jw", "jv"), ("klingon", None), (None, None)],
+)  # fmt: skip
+def test_reported_languages_become_codes(reported: str | None, code: str | None) -> None:
+    assert language_code(reported) == code
 
 
 # --- settings ----------------------------------------------------------------------------------
@@ -404,3 +438,36 @@ async def test_a_server_error_reaches_the_user_as_a_failure(
         reply = await voice_transcript(telegram, runtime, 73)
     assert reply.text == texts.failure("auth")
     assert len(openai.requests) == 1
+
+
+async def test_the_transcribe_command_uses_the_server_too(
+    openai: FakeOpenAi, tmp_path: Path
+) -> None:
+    openai.transcript = SPOKEN
+    recording = tmp_path / "note.ogg"
+    recording.write_bytes(AUDIO.data)
+    process = await asyncio.create_subprocess_exec(
+        sys.executable,
+        "-m",
+        "bot",
+        "transcribe",
+        str(recording),
+        "--format",
+        "json",
+        cwd=REPO,
+        env={
+            "PATH": os.environ["PATH"],
+            "HOME": str(tmp_path),
+            "OPENAI_BASE_URL": openai.url,
+            "OPENAI_API_KEY": OPENAI_KEY,
+        },
+        stdout=asyncio.subprocess.PIPE,
+        stderr=asyncio.subprocess.PIPE,
+    )
+    stdout, stderr = await asyncio.wait_for(process.communicate(), timeout=60)
+    assert process.returncode == 0, stderr.decode()
+    result = json.loads(stdout)
+    assert (result["text"], result["model"], result["language"]) == (SPOKEN, "oai/whisper-1", "en")
+    assert OPENAI_KEY not in stderr.decode()
+    [request] = openai.requests
+    assert request.response_format == "verbose_json"

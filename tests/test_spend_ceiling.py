@@ -33,7 +33,7 @@ def ledger(database: Path) -> list[sqlite3.Row]:
 
 
 def spent(database: Path) -> float:
-    return sum(row["seconds"] for row in ledger(database) if row["state"] != "refunded")
+    return float(sum(row["seconds"] for row in ledger(database) if row["state"] != "refunded"))
 
 
 def alerts(telegram: FakeTelegram) -> list[str]:

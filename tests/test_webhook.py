@@ -10,7 +10,8 @@ from pathlib import Path
 
 import pytest
 
-from bot.app import ALLOWED_UPDATES, BotRuntime
+from bot.app import ALLOWED_UPDATES, StartupError
+from bot.config.settings import Settings, SettingsError
 from tests.conftest import BotFactory, SettingsFactory, bot_environment
 from tests.fakes.stt import FakeStt
 from tests.fakes.telegram import FakeTelegram
@@ -223,6 +224,71 @@ async def test_polling_mode_serves_no_webhook(
         )
     assert status == 404  # only /healthz and /metrics
     assert not telegram.calls_to("setWebhook")
+
+
+@pytest.mark.parametrize(
+    ("variables", "message"),
+    [
+        (
+            {"WEBHOOK_URL": "https://bot.example.com/hook"},
+            "WEBHOOK_SECRET_TOKEN is required when WEBHOOK_URL is set",
+        ),
+        (
+            {"WEBHOOK_URL": "https://bot.example.com/hook", "WEBHOOK_SECRET_TOKEN": "no spaces!"},
+            "WEBHOOK_SECRET_TOKEN must be 1-256 characters of A-Z, a-z, 0-9, _ and -",
+        ),
+        (
+            {"WEBHOOK_URL": "https://bot.example.com/hook", "WEBHOOK_SECRET_TOKEN": "a" * 257},
+            "WEBHOOK_SECRET_TOKEN must be 1-256 characters of A-Z, a-z, 0-9, _ and -",
+        ),
+        ({"WEBHOOK_URL": "bot.example.com/hook"}, "WEBHOOK_URL must be an http:// or https:// URL"),
+        (
+            {"WEBHOOK_URL": "https://bot.example.com/metrics", "WEBHOOK_SECRET_TOKEN": "x"},
+            "WEBHOOK_URL must not have the path of /healthz or /metrics",
+        ),
+        ({"HTTP_PORT": "65536"}, "HTTP_PORT must be at most 65535"),
+        ({"WEBHOOK_MAX_CONNECTIONS": "0"}, "WEBHOOK_MAX_CONNECTIONS must be at least 1"),
+        ({"BUDGET_DAILY_SECONDS": "-5"}, "BUDGET_DAILY_SECONDS must be at least 0"),
+    ],
+)
+def test_webhook_settings_are_checked_in_one_line(
+    variables: dict[str, str], message: str
+) -> None:
+    with pytest.raises(SettingsError) as error:
+        Settings.from_env({"AIMLAPI_KEY": "k", **variables}, dotenv=None)
+    assert str(error.value) == message
+    assert "no spaces!" not in str(error.value)
+
+
+def test_webhook_mode_listens_on_8080_by_default() -> None:
+    settings = Settings.from_env(
+        {
+            "AIMLAPI_KEY": "k",
+            "WEBHOOK_URL": "https://bot.example.com/tg/hook/",
+            "WEBHOOK_SECRET_TOKEN": SECRET,
+        },
+        dotenv=None,
+    )
+    assert (settings.serving_port, settings.http_host, settings.webhook_path) == (
+        8080,
+        "0.0.0.0",
+        "/tg/hook",
+    )
+    assert Settings.from_env({"AIMLAPI_KEY": "k"}, dotenv=None).serving_port is None
+
+
+async def test_a_port_in_use_stops_start_up_in_one_line(
+    settings_for: SettingsFactory, running_bot: BotFactory
+) -> None:
+    with socket.socket() as taken:
+        taken.bind(("127.0.0.1", 0))
+        taken.listen()
+        port = int(taken.getsockname()[1])
+        with pytest.raises(StartupError) as error:
+            async with running_bot(settings_for(**webhook_settings(port))):
+                pass
+    assert str(error.value).startswith(f"cannot listen on 127.0.0.1:{port} (HTTP_HOST, HTTP_PORT)")
+    assert SECRET not in str(error.value)
 
 
 # --- the real process ----------------------------------------------------------------------

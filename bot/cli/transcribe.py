@@ -2,8 +2,9 @@
 
 The transcript goes to stdout (text, JSON, SRT or WebVTT); progress and errors go to stderr, so
 the output can be piped. It reads the bot's settings (environment, then `.env`) but needs no
-TELEGRAM_BOT_TOKEN: the backend is chosen as for the bot, the AIML API when AIMLAPI_KEY is set
-(or STT_BACKEND=aiml), otherwise the local engine. Exit status: 0 done, 1 the transcription
+TELEGRAM_BOT_TOKEN: the backend is chosen as for the bot, an OpenAI-compatible server when
+OPENAI_BASE_URL is set, the AIML API when AIMLAPI_KEY is set (or STT_BACKEND says which),
+otherwise the local engine. Exit status: 0 done, 1 the transcription
 failed (unreadable file, API error, undecodable audio), 2 a usage or configuration problem.
 """
 
@@ -76,7 +77,7 @@ async def _transcribe(
             # Only the model matters: one file needs one worker and no queue (see below).
             config = LocalConfig(size=settings.local_model, model_dir=settings.local_model_dir)
             return await _transcribe_locally(source, model, language, config, progress)
-        return await _transcribe_with_aiml(source, model, language, settings, progress)
+        return await _transcribe_remotely(source, model, language, settings, progress)
     except ValidationError as error:
         raise CliError(f"{_display(source)}: {error}") from None
     except SttError as error:
@@ -118,11 +119,14 @@ async def _transcribe_locally(
         engine.close()
 
 
-async def _transcribe_with_aiml(
+async def _transcribe_remotely(
     source: str, model: str, language: str | None, settings: Settings, progress: Progress
 ) -> Transcript:
+    """Through the AIML API, or an OpenAI-compatible server (OPENAI_BASE_URL)."""
     from bot.audio.sniff import sniff_audio
     from bot.stt.aiml_backend import AimlBackend
+    from bot.stt.backend import SttBackend
+    from bot.stt.openai_backend import OpenAiBackend
     from bot.stt.schedule import PollSchedule
 
     try:
@@ -139,9 +143,13 @@ async def _transcribe_with_aiml(
         mime_type=sniffed.mime_type if sniffed else "application/octet-stream",
     )
     request = JobRequest(model=model, params=build_params(spec, language=language, diarize=False))
-    if settings.aimlapi_key is None:
+    backend: SttBackend
+    if settings.backend == "openai":
+        backend = OpenAiBackend.open(settings.openai_url, settings.openai_api_key)
+    elif settings.aimlapi_key is None:
         raise CliError("the AIML backend needs AIMLAPI_KEY", 2)
-    backend = AimlBackend.open(settings.aimlapi_base_url, settings.aimlapi_key, PollSchedule())
+    else:
+        backend = AimlBackend.open(settings.aimlapi_base_url, settings.aimlapi_key, PollSchedule())
     try:
         async with progress.running(f"uploading to {model}"):
             generation_id = await backend.submit(upload, request)

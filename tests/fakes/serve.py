@@ -42,7 +42,14 @@ from typing import Any
 
 from aiohttp import web
 
-from tests.fakes.notes import Note, carries, marker_for, note_bytes, parse_note, transcript_for
+from tests.fakes.notes import (
+    Note,
+    marker_for,
+    note_bytes,
+    parse_note,
+    transcript_for,
+    words_shown,
+)
 from tests.fakes.stt import FakeStt, Upload
 from tests.fakes.telegram import Call, ChatMessage, FakeTelegram
 
@@ -198,8 +205,9 @@ class FakesServer:
         return web.json_response(self.progress_counters())
 
     def progress_counters(self) -> JSON:
-        """How far things went. A note is `settled` when a bot message shows its transcript or
-        a reply to it shows something other than the status text (a failure notice);
+        """How far things went. A note is `settled` when bot messages show every word of its
+        transcript, or a reply to it without any shows something other than the status text
+        (a failure notice);
         `idle_for` is how long the bot has made no request but long polls, to either fake."""
         now = time.monotonic()
         last_stt = self.stt.requests[-1].at if self.stt.requests else 0.0
@@ -221,12 +229,14 @@ class FakesServer:
         }
 
     def _settled(self, note: Note) -> bool:
+        shown: set[int] = set()
         for message in self.telegram.messages(note.chat_id):
-            if carries(_shown_text(message), note.marker):
-                return True
-            if message.reply_to == note.message_id and message.text not in (None, STATUS_TEXT):
-                return True
-        return False
+            words = words_shown(_shown_text(message), note.marker)
+            shown.update(words)
+            if not words and message.reply_to == note.message_id:
+                if message.text not in (None, STATUS_TEXT):
+                    return True  # a failure notice, or a pointer to a file still to come
+        return len(shown) == note.words
 
     async def results(self, request: web.Request) -> web.Response:
         return web.json_response(self.results_json())

@@ -6,7 +6,7 @@ import threading
 
 import pytest
 
-from bot.local.backend import LocalBackend, local_size_for_model
+from bot.local.backend import EnginesBusyError, LocalBackend, local_size_for_model
 from bot.local.config import LocalConfig
 from bot.local.engine import LocalWhisperEngine, QueueFullError
 from bot.stt.errors import JobFailedError, NotFoundError, UnsupportedModelError, ValidationError
@@ -159,7 +159,10 @@ async def test_a_busy_engine_is_not_evicted() -> None:
     backend = backend_with(FakeWhisper(gate=gate), max_engines=1)
     try:
         generation_id = backend.submit_nowait(UPLOAD, JobRequest("local/base"))
-        backend.engine("small")
+        # Nor is a second one loaded beside it: the cap holds while engines are busy.
+        with pytest.raises(EnginesBusyError):
+            backend.engine("small")
+        assert backend.engines_alive == ("base",)
         gate.set()
         result = await backend.wait_result(generation_id, JobRequest("local/base"), None)
         assert result.text == "hello world"
