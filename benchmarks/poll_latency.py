@@ -262,6 +262,29 @@ def row(label: str, phase: str, runs: list[Summary]) -> str:
     )
 
 
+class LoopLag:
+    """How late the event loop wakes a sleeper: the benchmark's own noise floor. On a busy
+    machine every poll is late by about this much, and so is every transcript."""
+
+    def __init__(self, interval: float = 0.05) -> None:
+        self.interval = interval
+        self.lags: list[float] = []
+
+    async def run(self) -> None:
+        loop = asyncio.get_running_loop()
+        while True:
+            before = loop.time()
+            await asyncio.sleep(self.interval)
+            self.lags.append(loop.time() - before - self.interval)
+
+    def describe(self) -> str:
+        if not self.lags:
+            return "event-loop lag: not measured"
+        ordered = sorted(self.lags)
+        p50, p99 = ordered[len(ordered) // 2], ordered[int(0.99 * (len(ordered) - 1))]
+        return f"event-loop lag while measuring: p50 {p50 * 1000:.0f} ms, p99 {p99 * 1000:.0f} ms"
+
+
 async def main() -> None:
     parser = argparse.ArgumentParser(description=(__doc__ or "").splitlines()[0])
     parser.add_argument("--jobs", type=int, default=40, help="jobs per wave")
@@ -275,6 +298,8 @@ async def main() -> None:
     )
     args = parser.parse_args()
 
+    lag = LoopLag()
+    monitor = asyncio.create_task(lag.run())
     with tempfile.TemporaryDirectory() as tmp:
         workdir = Path(tmp)
         runs = [(jitter, args.seed + run) for jitter in args.jitter for run in range(args.runs)]
@@ -294,6 +319,7 @@ async def main() -> None:
                 asyncio.gather(*adaptive), asyncio.gather(*seed_client)
             )
 
+    monitor.cancel()
     print(
         f"{args.jobs} jobs of 1-{args.longest:.0f} s processing per wave, sent at once; "
         "latency = transcript at Telegram - job completed at the API; "
@@ -308,6 +334,7 @@ async def main() -> None:
         if args.seed_client:
             theirs = [r for (j, _), r in zip(runs, seeded, strict=True) if j == jitter]
             print(row(label, "seed 10 s", theirs))
+    print(lag.describe())
 
 
 if __name__ == "__main__":

@@ -239,8 +239,44 @@ async def test_long_notes_are_pushed_at_the_share_asked(fakes: tuple[FakesServer
         "users": 4,
         "long": {"share": 1.0, "seconds": 20, "word_chars": [150, 250]},
     }
-    async with aiohttp.ClientSession() as http:
-        async with http.post(f"{control}/notes", json=body) as response:
-            notes = [Note.from_json(item) for item in (await response.json())["notes"]]
+    async with (
+        aiohttp.ClientSession() as http,
+        http.post(f"{control}/notes", json=body) as response,
+    ):
+        notes = [Note.from_json(item) for item in (await response.json())["notes"]]
     assert {n.seconds for n in notes} == {20}
     assert {n.word_chars for n in notes} <= {150, 250} and all(n.words == 40 for n in notes)
+
+
+async def test_a_note_is_settled_only_once_its_whole_transcript_shows(
+    fakes: tuple[FakesServer, str],
+) -> None:
+    server, control = fakes
+    telegram = server.telegram
+    async with aiohttp.ClientSession() as http:
+        body = {"count": 1, "users": 1, "durations": [3, 3]}
+        async with http.post(f"{control}/notes", json=body) as response:
+            [note] = [Note.from_json(item) for item in (await response.json())["notes"]]
+        words = transcript_words(note.marker, note.seconds)
+
+        async def reply(text: str) -> None:
+            params = {
+                "chat_id": str(note.chat_id),
+                "text": text,
+                "reply_parameters": json.dumps({"message_id": note.message_id}),
+            }
+            url = f"{telegram.base_url}{telegram.token}/sendMessage"
+            async with http.post(url, data=params) as response:
+                assert response.status == 200
+
+        async def settled() -> int:
+            async with http.get(f"{control}/progress") as response:
+                count: int = (await response.json())["settled"]
+                return count
+
+        await reply("Sorry, something failed.")  # the API did not fail: not final
+        assert await settled() == 0
+        await reply(" ".join(words[:3]))
+        assert await settled() == 0, "a transcript cut short is not an answer yet"
+        await reply(" ".join(words[3:]))
+        assert await settled() == 1

@@ -37,7 +37,8 @@ from tests.fakes.openai import FakeOpenAi
 from tests.fakes.telegram import FakeTelegram
 from tests.flows import command, tap_edit, voice_transcript
 
-AUDIO = AudioUpload(b"OggS" + bytes(range(256)) * 4, "voice.ogg", "audio/ogg")
+AUDIO_BYTES = b"OggS" + bytes(range(256)) * 4
+AUDIO = AudioUpload(AUDIO_BYTES, "voice.ogg", "audio/ogg")
 SPOKEN = "Hello there. General Kenobi."
 FAST = RetryPolicy(attempts=3, base_delay=0.01, max_delay=0.05)
 REPO = Path(__file__).resolve().parents[1]
@@ -88,7 +89,7 @@ async def test_whisper_gets_verbose_json_with_segments_words_and_language(
     assert sorted(request.granularities) == ["segment", "word"]
     assert "language" not in request.fields  # none chosen: Whisper detects it
     assert (request.file_size, request.filename, request.content_type) == (
-        len(AUDIO.data),
+        len(AUDIO_BYTES),
         "voice.ogg",
         "audio/ogg",
     )
@@ -102,6 +103,21 @@ async def test_whisper_gets_verbose_json_with_segments_words_and_language(
     ]
     assert [w.text for w in transcript.words] == ["Hello", "there", "General", "Kenobi"]
     assert transcript.words[2].start == pytest.approx(1.0)
+
+
+async def test_a_file_on_disk_is_streamed_to_the_server(
+    openai: FakeOpenAi, session: aiohttp.ClientSession, tmp_path: Path
+) -> None:
+    recording = tmp_path / "long.ogg"
+    recording.write_bytes(AUDIO_BYTES * 64)
+    upload = AudioUpload(recording, "long.ogg", "audio/ogg")
+    backend = backend_for(openai, session)
+    openai.fail_next(503)  # a retry reads the file again from its start
+    generation_id = await backend.submit(upload, job("oai/whisper-1"))
+    transcript = await backend.wait_result(generation_id, job("oai/whisper-1"), None)
+    assert transcript.text == openai.transcript
+    assert [r.status for r in openai.requests] == [503, 200]
+    assert openai.requests[1].file_size == len(AUDIO_BYTES) * 64
 
 
 async def test_gpt4o_gets_plain_json_and_the_chosen_language(
@@ -445,7 +461,7 @@ async def test_the_transcribe_command_uses_the_server_too(
 ) -> None:
     openai.transcript = SPOKEN
     recording = tmp_path / "note.ogg"
-    recording.write_bytes(AUDIO.data)
+    recording.write_bytes(AUDIO_BYTES)
     process = await asyncio.create_subprocess_exec(
         sys.executable,
         "-m",

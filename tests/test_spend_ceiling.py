@@ -5,8 +5,15 @@ from __future__ import annotations
 import sqlite3
 from pathlib import Path
 
+import aiohttp
+
 from bot.presentation import texts
-from tests.conftest import BotFactory, SettingsFactory
+from bot.stt.aiml_backend import AimlBackend
+from bot.stt.client import AimlSttClient
+from bot.stt.reports import ApiCost, JobReports, cost_from_headers
+from bot.stt.schedule import PollSchedule
+from bot.stt.types import AudioUpload, JobRequest
+from tests.conftest import API_KEY, FAST_RETRY, FAST_SCHEDULE, BotFactory, SettingsFactory
 from tests.fakes.clock import FakeClock
 from tests.fakes.stt import FakeStt
 from tests.fakes.telegram import FakeTelegram
@@ -152,3 +159,35 @@ async def test_without_a_budget_nothing_is_refused_and_stats_says_unlimited(
     assert answer.text == stt.transcript
     assert "(daily budget unlimited)" in (stats.text or "")
     assert "Cost the API reported: none reported today" in (stats.text or "")
+
+
+async def test_the_client_reports_each_answers_cost_and_the_backend_the_polls(
+    stt: FakeStt,
+) -> None:
+    stt.create_headers = {"x-aimlapi-credits-used": "10"}
+    stt.completion_headers = {"x-aimlapi-credits-used": "990", "x-aimlapi-usd-spent": "0.0005"}
+    stt.min_pending_polls = 2
+    reports = JobReports()
+    async with aiohttp.ClientSession() as session:
+        client = AimlSttClient(session, stt.url, API_KEY, on_cost=reports.add_cost)
+        backend = AimlBackend(
+            client, PollSchedule(FAST_SCHEDULE), retry=FAST_RETRY, on_polled=reports.polled
+        )
+        request = JobRequest("#g1_whisper-large")
+        generation_id = await backend.submit(AudioUpload(AUDIO, "a.ogg", "audio/ogg"), request)
+        await backend.wait_result(generation_id, request, 3.0)
+
+    report = reports.take(generation_id)
+    assert report is not None
+    assert report.cost == ApiCost(credits=1000.0, usd=0.0005)  # the create's and the poll's
+    assert (report.polls, report.completed) == (3, True)  # two pending answers, then done
+    assert report.detection_lag is not None and report.detection_lag >= 0
+    assert reports.take(generation_id) is None  # taken once
+
+
+def test_garbled_cost_headers_are_unknown_not_free() -> None:
+    assert cost_from_headers({"x-aimlapi-credits-used": "lots"}) == ApiCost(None, None)
+    assert cost_from_headers({"x-aimlapi-usd-spent": "-1"}) == ApiCost(None, None)
+    assert cost_from_headers({"x-aimlapi-usd-spent": "nan"}) == ApiCost(None, None)
+    assert cost_from_headers({}).known is False
+    assert cost_from_headers({"x-aimlapi-credits-used": " 42 "}) == ApiCost(42.0, None)

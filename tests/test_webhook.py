@@ -343,7 +343,10 @@ async def test_sigkill_right_after_the_200_handles_the_update_exactly_once(
     assert len(job_rows(database_path)) == 1
     assert len(stt.requests_to("create")) == 1
     replies = [m.text for m in telegram.messages(CHAT) if m.reply_to == original["message_id"]]
-    assert replies == [stt.transcript]
+    # The transcript arrives once. (A status message the first process sent without hearing
+    # back may stay as it is: it is never sent twice, so the transcript then comes anew.)
+    assert replies.count(stt.transcript) == 1
+    assert len(replies) <= 2
     assert [row["state"] for row in inbox_rows(database_path)] == ["done"]
     assert SECRET not in log_path.read_text(errors="replace")
     assert_no_secrets(log_path)

@@ -141,6 +141,9 @@ class TelegramSection(BaseModel):
         default=None, validation_alias="TELEGRAM_BOT_TOKEN"
     )
     telegram_api_url: HttpUrl = "https://api.telegram.org"
+    # TELEGRAM_API_URL is a telegram-bot-api server started with --local on this machine:
+    # getFile names files on its disk, read in place, and files of up to 2 GB come through.
+    telegram_local_mode: bool = False
     # Off only for benchmarks of the bot's own cost against a fake: Telegram itself answers an
     # unthrottled bot with 429s (see "Under load" in README.md).
     telegram_rate_limit: bool = True
@@ -260,7 +263,10 @@ class PaymentsSection(BaseModel):
 class TransferSection(BaseModel):
     """How large and how long one recording may be, and how many move at once."""
 
-    max_file_bytes: Count = 20_000_000
+    # Unset: what the Bot API server hands bots (Settings.max_file_bytes).
+    file_bytes_limit: Count | None = Field(default=None, validation_alias="MAX_FILE_BYTES")
+    # Longer recordings are refused (before the download when Telegram says how long); 0: any.
+    max_audio_seconds: Seconds = 3 * 3600
     max_concurrent_transfers: Count = 4
     job_timeout_seconds: float = Field(default=900.0, ge=1.0, allow_inf_nan=False)
 
@@ -334,6 +340,9 @@ class StorageSection(BaseModel):
     """The SQLite file, and how long what it holds is kept (bot/pipeline/retention.py)."""
 
     database_path: Path = Path("data/bot.sqlite3")
+    # Where recordings wait on disk between download and transcription; unset: a "tmp" folder
+    # beside the database. Emptied of the bot's own files at every start.
+    temp_dir: Path | None = None
     # How long a transcript answers the same file again; 0: no text is kept once delivered.
     cache_ttl_hours: float = Field(default=24.0, ge=0.0, allow_inf_nan=False)
     # How long a finished job's row (what was sent, when, how it ended) is kept.

@@ -39,6 +39,10 @@ from bot.stt.catalogue import ModelSpec, aiml_models, local_models, openai_model
 from bot.stt.openai_client import OPENAI_BASE_URL
 
 DEFAULT_AIML_MODEL = "#g1_whisper-large"
+# What the Bot API hands bots: 20 MB from api.telegram.org (its docs' "20MB" is 20,000,000
+# bytes, as in PTB's FileSizeLimit), and files of up to 2 GB from a local-mode server.
+CLOUD_DOWNLOAD_LIMIT = 20_000_000
+LOCAL_DOWNLOAD_LIMIT = 2_000_000_000
 
 
 class SettingsError(ValueError):
@@ -113,6 +117,7 @@ class Settings(
         settings._check_models()
         settings._check_webhook()
         settings._check_payments()
+        settings._check_transfers()
         return settings
 
     @property
@@ -120,6 +125,18 @@ class Settings(
         if self.telegram_token is None:
             raise SettingsError("TELEGRAM_BOT_TOKEN is required")
         return self.telegram_token.get_secret_value()
+
+    @property
+    def max_file_bytes(self) -> int:
+        """The largest file accepted: MAX_FILE_BYTES, else what the Bot API server allows."""
+        if self.file_bytes_limit is not None:
+            return self.file_bytes_limit
+        return LOCAL_DOWNLOAD_LIMIT if self.telegram_local_mode else CLOUD_DOWNLOAD_LIMIT
+
+    @property
+    def temp_folder(self) -> Path:
+        """Where recordings wait on disk: TEMP_DIR, else "tmp" beside the database."""
+        return self.temp_dir or self.database_path.parent / "tmp"
 
     def require_telegram(self) -> Settings:
         """Stop start-up unless the bot token is set: `run` needs it, the other commands do not."""
@@ -211,6 +228,19 @@ class Settings(
             )
         if self.allowed_models and chosen not in self.allowed_models:
             raise SettingsError(f"DEFAULT_MODEL {chosen!r} is not one of ALLOWED_MODELS")
+
+    def _check_transfers(self) -> None:
+        if self.telegram_local_mode and self.telegram_api_url == "https://api.telegram.org":
+            raise SettingsError(
+                "TELEGRAM_LOCAL_MODE=true needs TELEGRAM_API_URL pointing at your own "
+                "telegram-bot-api server started with --local"
+            )
+        if not self.telegram_local_mode and self.max_file_bytes > CLOUD_DOWNLOAD_LIMIT:
+            # Telegram would refuse every such download ("file is too big") after the wait.
+            raise SettingsError(
+                f"MAX_FILE_BYTES above {CLOUD_DOWNLOAD_LIMIT} needs TELEGRAM_LOCAL_MODE=true: "
+                "the Bot API hands bots files of up to 20 MB, except a local server"
+            )
 
     def _check_payments(self) -> None:
         # Telegram's terms: whoever sells must answer /paysupport and can refund (/refund).

@@ -12,7 +12,6 @@ import logging
 from dataclasses import dataclass
 from typing import Protocol
 
-from bot.audio.duration import measure_duration
 from bot.pipeline.media import Origin
 from bot.pipeline.observer import NoObserver, PipelineObserver
 from bot.pipeline.spend import SpendService
@@ -60,7 +59,10 @@ class AdmissionPolicy(Protocol):
 
     async def ensure_reserved(self, job: Job) -> bool: ...
 
-    async def check_measured(self, job: Job, data: bytes) -> bool: ...
+    async def check_measured(self, job: Job, *, seconds: float | None, size: int) -> bool:
+        """Correct the reservation by what the downloaded file measures (`seconds`: None when
+        its format is not one read exactly); False when that no longer fits."""
+        ...
 
     async def record_cost(self, job: Job, credits: float | None, usd: float | None) -> None: ...
 
@@ -101,7 +103,7 @@ class NoAdmission:
     async def ensure_reserved(self, job: Job) -> bool:
         return True
 
-    async def check_measured(self, job: Job, data: bytes) -> bool:
+    async def check_measured(self, job: Job, *, seconds: float | None, size: int) -> bool:
         return True
 
     async def record_cost(self, job: Job, credits: float | None, usd: float | None) -> None:
@@ -175,14 +177,13 @@ class MeteredAdmission:
             return True
         return await self._admitted(await self._quota.reserve(job))
 
-    async def check_measured(self, job: Job, data: bytes) -> bool:
-        measured = measure_duration(data)
-        if measured is None:
+    async def check_measured(self, job: Job, *, seconds: float | None, size: int) -> bool:
+        if seconds is None:
             if job.file_size is None and job.duration is None:
                 # Nobody said how big or long it is: now we know its size at least.
-                return await self._admitted(await self._quota.correct_estimate(job, len(data)))
+                return await self._admitted(await self._quota.correct_estimate(job, size))
             return True
-        return await self._admitted(await self._quota.correct_duration(job, measured))
+        return await self._admitted(await self._quota.correct_duration(job, seconds))
 
     async def _admitted(self, refusal: Refusal | None) -> bool:
         if refusal is not None:

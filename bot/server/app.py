@@ -27,7 +27,13 @@ from aiohttp import HttpVersion11, hdrs, web
 
 from bot.audio.duration import measure_duration
 from bot.audio.sniff import sniff_audio
-from bot.local.backend import AIML_WHISPER_PREFIX, AIML_WHISPER_SIZES, LOCAL_PREFIX, LocalBackend
+from bot.local.backend import (
+    AIML_WHISPER_PREFIX,
+    AIML_WHISPER_SIZES,
+    LOCAL_PREFIX,
+    EnginesBusyError,
+    LocalBackend,
+)
 from bot.local.config import LOCAL_SIZES
 from bot.local.engine import EngineClosedError
 from bot.local.probe import probe_duration
@@ -252,7 +258,13 @@ class JobApi:
             generation_id = self.backend.submit_nowait(
                 upload, JobRequest(model, params), owner=identity
             )
-        except RateLimitedError:  # the engine's queue is full, or every engine is busy
+        except EnginesBusyError:
+            raise ApiError(
+                429,
+                "Too Many Requests: every loaded model is busy; this one cannot load yet",
+                {"Retry-After": str(IN_FLIGHT_RETRY_SECONDS)},
+            ) from None
+        except RateLimitedError:  # the engine's own queue is full
             raise _server_full() from None
         except UnsupportedModelError as error:
             raise ApiError(400, f"{VALIDATION_MESSAGE} {error}") from None

@@ -136,7 +136,7 @@ class AimlBackend:
                 return await self._client.create_upload(audio, request.model, request.params)
 
         generation_id = await self._with_retries("create", create, bounded=True)
-        logger.info("submitted %s (%d bytes) as %s", request.model, len(audio.data), generation_id)
+        logger.info("submitted %s (%d bytes) as %s", request.model, audio.size, generation_id)
         return generation_id
 
     async def wait_result(

@@ -148,17 +148,22 @@ class AimlSttClient:
     async def create_upload(
         self, audio: AudioUpload, model: str, params: Mapping[str, object]
     ) -> str:
-        """Start a job on uploaded bytes (multipart, file part `audio`); return its id."""
+        """Start a job on uploaded audio (multipart, file part `audio`); return its id.
+
+        A file is streamed from disk in small chunks (aiohttp reads a file object as it sends),
+        so memory stays flat whatever its size; each call reads it afresh from the start.
+        """
         form = aiohttp.FormData()
         form.add_field("model", model)
         for name, value in params.items():
             if value is None or name == "model":
                 continue
             form.add_field(name, _form_value(value))
-        form.add_field("audio", audio.data, filename=audio.filename, content_type=audio.mime_type)
-        payload, cost = await self._request(
-            "POST", "/stt/create", limits=self._upload_timeout, data=form
-        )
+        with audio.open() as body:
+            form.add_field("audio", body, filename=audio.filename, content_type=audio.mime_type)
+            payload, cost = await self._request(
+                "POST", "/stt/create", limits=self._upload_timeout, data=form
+            )
         return self._reported(self._generation_id(payload), cost)
 
     async def create_from_url(self, url: str, model: str, params: Mapping[str, object]) -> str:

@@ -99,7 +99,7 @@ class OpenAiBackend:
         # Read the outcome even when nobody collects it, so asyncio has nothing to complain of.
         task.add_done_callback(lambda done: done.cancelled() or done.exception())
         self._requests[generation_id] = _Request(task, self._clock())
-        logger.info("submitted %s (%d bytes) as %s", spec.id, len(audio.data), generation_id)
+        logger.info("submitted %s (%d bytes) as %s", spec.id, audio.size, generation_id)
         return generation_id
 
     async def wait_result(

@@ -75,7 +75,6 @@ class OpenAiSttClient:
         """The server's JSON answer for `audio`. `verbose`: ask for verbose_json with segment
         and word timestamps, else plain json."""
         form = aiohttp.FormData()
-        form.add_field("file", audio.data, filename=audio.filename, content_type=audio.mime_type)
         form.add_field("model", model)
         if language:
             form.add_field("language", language)
@@ -92,12 +91,15 @@ class OpenAiSttClient:
         what = f"POST {TRANSCRIPTIONS_PATH}"
         started = time.monotonic()
         try:
-            async with self._session.post(
-                self._url, data=form, headers=headers, timeout=self._timeout
-            ) as response:
-                body = await response.read()
-                status = response.status
-                retry_after = response.headers.get("Retry-After")
+            # A file is streamed from disk as it is sent (AudioUpload.open), never read whole.
+            with audio.open() as file:
+                form.add_field("file", file, filename=audio.filename, content_type=audio.mime_type)
+                async with self._session.post(
+                    self._url, data=form, headers=headers, timeout=self._timeout
+                ) as response:
+                    body = await response.read()
+                    status = response.status
+                    retry_after = response.headers.get("Retry-After")
         except TimeoutError as exc:  # asyncio's and aiohttp's timeouts both subclass it
             raise SttTimeoutError(f"{what} timed out") from exc
         except aiohttp.ClientError as exc:

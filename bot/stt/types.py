@@ -2,10 +2,12 @@
 
 from __future__ import annotations
 
+import io
 import json
 from collections.abc import Mapping
 from dataclasses import dataclass, field
-from typing import Any
+from pathlib import Path
+from typing import Any, BinaryIO
 
 
 @dataclass(frozen=True, slots=True)
@@ -69,11 +71,31 @@ class Transcript:
 
 @dataclass(frozen=True, slots=True)
 class AudioUpload:
-    """Audio bytes to upload. We never hand a Telegram file URL to a third party."""
+    """Audio to upload: its bytes, or the file on disk that holds them.
 
-    data: bytes
+    A file is streamed from where it lies, so a long recording never sits in memory whole.
+    We never hand a Telegram file URL to a third party.
+    """
+
+    data: bytes | Path
     filename: str
     mime_type: str
+
+    @property
+    def path(self) -> Path | None:
+        """The file that holds the audio, or None when it is in memory."""
+        return self.data if isinstance(self.data, Path) else None
+
+    @property
+    def size(self) -> int:
+        """Bytes of audio (a stat of the file; no read)."""
+        return self.data.stat().st_size if isinstance(self.data, Path) else len(self.data)
+
+    def open(self) -> BinaryIO:
+        """A fresh reader from the start, for one upload attempt; the caller closes it."""
+        if isinstance(self.data, Path):
+            return self.data.open("rb")
+        return io.BytesIO(self.data)  # shares the bytes: no copy
 
 
 @dataclass(frozen=True, slots=True)

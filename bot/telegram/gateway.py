@@ -18,14 +18,18 @@ class (`bulk`): the pipeline's messages wait their turn in the rate limiter
 from __future__ import annotations
 
 import asyncio
+import contextlib
 import logging
 import time
 from collections.abc import Awaitable, Callable, Sequence
+from dataclasses import dataclass
+from pathlib import Path
 from typing import Any, Protocol, TypeVar
 
+import aiohttp
 from telegram import InlineKeyboardButton, InlineKeyboardMarkup, ReplyParameters
 from telegram.constants import ChatAction, ChatMemberStatus
-from telegram.error import BadRequest, TelegramError
+from telegram.error import BadRequest, NetworkError, RetryAfter, TelegramError, TimedOut
 from telegram.ext import ExtBot
 
 from bot.retry import RetryPolicy
@@ -108,8 +112,14 @@ class ChatGateway:
         sleep: Callable[[float], Awaitable[None]] = asyncio.sleep,
         on_ambiguous: Callable[[str], None] | None = None,
         on_error: Callable[[str], None] | None = None,
+        download_session: aiohttp.ClientSession | None = None,
+        local_mode: bool = False,
     ) -> None:
         self._bot = bot
+        # Downloads stream through this session (None: one per download); a local-mode Bot
+        # API server's files are read in place instead.
+        self._download_session = download_session
+        self._local_mode = local_mode
         self._policy = policy
         self._sleep = sleep
         # Counted by the operator's metrics: each one is a message that may be missing.
@@ -309,23 +319,120 @@ class ChatGateway:
         except TelegramError as error:
             log.debug("chat action failed: %s", error)
 
-    async def download(self, file_id: str, *, deadline: float) -> bytes:
-        """Fetch a file's bytes. The download URL holds the bot token: it never leaves here.
+    async def download(
+        self, file_id: str, *, target: Path, max_bytes: int, deadline: float
+    ) -> DownloadedFile:
+        """Fetch a file onto disk, in chunks: never whole into memory.
 
-        Both steps are reads, so any failure Telegram may recover from (429, 5xx, a dropped
-        connection) is retried; a fresh getFile each time, since its link can expire.
+        From api.telegram.org (or a Bot API server not in local mode) the file is streamed into
+        `target`, which the caller owns and deletes. From a local-mode server (`local_mode`),
+        getFile names the file on this disk: it is read where it lies, with no copy, and
+        `target` stays untouched. FileTooBigError past `max_bytes`.
+
+        The download URL holds the bot token, and so does a local server's path: neither leaves
+        here, not even in a log line or an error. Both steps are reads, so any failure Telegram
+        may recover from (429, 5xx, a dropped connection) is retried; a fresh getFile each
+        time, since its link can expire.
         """
 
-        async def fetch() -> bytearray:
+        async def fetch() -> DownloadedFile:
             file = await self._bot.get_file(file_id)
-            return await file.download_as_bytearray(read_timeout=60)
+            if file.file_size is not None and file.file_size > max_bytes:
+                raise FileTooBigError(f"{file.file_size} bytes")
+            if not file.file_path:
+                raise DownloadError("getFile named no file path")
+            if self._local_mode:
+                in_place = self._local_file(file.file_path)
+                if in_place is not None:
+                    size = in_place.stat().st_size
+                    if size > max_bytes:
+                        raise FileTooBigError(f"{size} bytes")
+                    return DownloadedFile(in_place, size, in_place=True)
+            size = await self._stream(file.file_path, target, max_bytes)
+            return DownloadedFile(target, size, in_place=False)
 
         try:
-            data = await self._call("download", fetch, idempotent=True, deadline=deadline)
+            return await self._call("download", fetch, idempotent=True, deadline=deadline)
         except BadRequest as error:
             if "too big" in str(error).lower():
                 raise FileTooBigError(str(error)) from error
             raise DownloadError(str(error)) from error
         except (TelegramError, ChatUnavailableError) as error:
             raise DownloadError(type(error).__name__) from error
-        return bytes(data)
+        except OSError as error:  # the temporary folder: full, gone, not writable
+            raise DownloadError(f"cannot write the download: {error.strerror}") from error
+
+    def _local_file(self, file_path: str) -> Path | None:
+        """The file a local-mode server named, when it is on this disk; None when getFile gave a
+        relative path to fetch over HTTP (a server in local mode still does for some files)."""
+        if Path(file_path).is_absolute():
+            # PTB keeps an absolute path as it is only when the file exists here.
+            return Path(file_path)
+        prefix = f"{self._bot.base_file_url}/"
+        if file_path.startswith(prefix) and file_path[len(prefix) :].startswith("/"):
+            # An absolute path that is not on this disk: the server's working directory must be
+            # mounted at the same path (see README, "Files up to 2 GB").
+            raise DownloadError(
+                "the local Bot API server's file is not on this disk "
+                "(mount its --dir at the same path here)"
+            )
+        return None
+
+    async def _stream(self, url: str, target: Path, max_bytes: int) -> int:
+        """GET `url` into `target` chunk by chunk; the bytes written. Failures are raised as
+        the TelegramErrors PTB would raise for them, so one retry policy covers both steps."""
+        if self._download_session is not None:
+            return await _stream_to_file(self._download_session, url, target, max_bytes)
+        async with aiohttp.ClientSession() as session:
+            return await _stream_to_file(session, url, target, max_bytes)
+
+
+@dataclass(frozen=True, slots=True)
+class DownloadedFile:
+    path: Path
+    size: int
+    # A local Bot API server's own file, read where it lies: never ours to delete.
+    in_place: bool
+
+
+# A chunk at a time: what one download holds in memory, whatever the file's size.
+DOWNLOAD_CHUNK = 64 * 1024
+# Between two chunks; a stalled download is retried rather than waited on.
+DOWNLOAD_TIMEOUT = aiohttp.ClientTimeout(total=None, connect=10.0, sock_read=60.0)
+
+
+async def _stream_to_file(
+    session: aiohttp.ClientSession, url: str, target: Path, max_bytes: int
+) -> int:
+    written = 0
+    try:
+        async with session.get(url, timeout=DOWNLOAD_TIMEOUT) as response:
+            if response.status != 200:
+                raise await _download_refusal(response)
+            with target.open("wb") as out:
+                async for chunk in response.content.iter_chunked(DOWNLOAD_CHUNK):
+                    written += len(chunk)
+                    if written > max_bytes:
+                        raise FileTooBigError(f"over {max_bytes} bytes")
+                    # A write of one chunk lands in the page cache: too short to hand to a thread.
+                    out.write(chunk)
+    except TimeoutError as error:
+        raise TimedOut("file download timed out") from error
+    except aiohttp.ClientError as error:
+        # The type only: aiohttp's messages carry the URL, and with it the token.
+        raise NetworkError(f"file download failed: aiohttp.{type(error).__name__}") from None
+    return written
+
+
+async def _download_refusal(response: aiohttp.ClientResponse) -> TelegramError:
+    """The TelegramError PTB raises for the same answer (see docs/ptb-and-bot-api.md §1.5)."""
+    status = response.status
+    retry_after: float | None = None
+    with contextlib.suppress(ValueError, aiohttp.ClientError, TypeError, AttributeError):
+        parameters = (await response.json(content_type=None)).get("parameters") or {}
+        retry_after = float(parameters["retry_after"]) if "retry_after" in parameters else None
+    if status == 429 or retry_after is not None:
+        return RetryAfter(int(retry_after if retry_after is not None else 1))
+    if status >= 500:
+        return NetworkError(f"file download: HTTP {status}")  # Telegram's trouble: retried
+    return BadRequest(f"file download: HTTP {status}")

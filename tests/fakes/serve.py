@@ -50,7 +50,7 @@ from tests.fakes.notes import (
     transcript_for,
     words_shown,
 )
-from tests.fakes.stt import FakeStt, Upload
+from tests.fakes.stt import FakeStt, Job, Upload
 from tests.fakes.telegram import Call, ChatMessage, FakeTelegram
 
 JSON = dict[str, Any]
@@ -79,6 +79,8 @@ class FakesServer:
         self._last_activity = time.monotonic()
         self._get_updates = 0
         self._first_batch_at: float | None = None
+        self._generations: dict[str, list[Job]] = {}
+        self._indexed = 0
         self._runner: web.AppRunner | None = None
         self.telegram.on_call("*", self._saw_call)
 
@@ -207,7 +209,7 @@ class FakesServer:
     def progress_counters(self) -> JSON:
         """How far things went. A note is `settled` when bot messages show every word of its
         transcript, or a reply to it without any shows something other than the status text
-        (a failure notice);
+        (a failure notice) and the API failed every generation of the note;
         `idle_for` is how long the bot has made no request but long polls, to either fake."""
         now = time.monotonic()
         last_stt = self.stt.requests[-1].at if self.stt.requests else 0.0
@@ -216,6 +218,7 @@ class FakesServer:
                 (c for c in self.telegram.calls_to("getUpdates") if c.ok and c.result), None
             )
             self._first_batch_at = batch.time if batch is not None else None
+        self._index_generations()
         settled = sum(1 for note in self.notes if self._settled(note))
         return {
             "notes": len(self.notes),
@@ -230,13 +233,27 @@ class FakesServer:
 
     def _settled(self, note: Note) -> bool:
         shown: set[int] = set()
+        notice = False
         for message in self.telegram.messages(note.chat_id):
             words = words_shown(_shown_text(message), note.marker)
             shown.update(words)
             if not words and message.reply_to == note.message_id:
-                if message.text not in (None, STATUS_TEXT):
-                    return True  # a failure notice, or a pointer to a file still to come
-        return len(shown) == note.words
+                notice = notice or message.text not in (None, STATUS_TEXT)
+        if len(shown) == note.words:
+            return True
+        # A reply without the transcript may point to a file still to come; it ends the note
+        # only where the API failed every generation, so the failure is final.
+        generations = self._generations.get(note.marker, [])
+        return notice and bool(generations) and all(job.error for job in generations)
+
+    def _index_generations(self) -> None:
+        """Keep `_generations` (the fake API's jobs by note marker) up to date, cheaply."""
+        jobs = list(self.stt.jobs.values())
+        for job in jobs[self._indexed :]:
+            parsed = parse_note(job.upload.data or b"")
+            if parsed is not None:
+                self._generations.setdefault(parsed[0], []).append(job)
+        self._indexed = len(jobs)
 
     async def results(self, request: web.Request) -> web.Response:
         return web.json_response(self.results_json())
