@@ -338,18 +338,8 @@ class Run:
         """Send /start from a new user; seconds until Telegram sees the bot's answer."""
         self.probes += 1
         user = PROBE_USERS + self.probes
-        update = {
-            "message": {
-                "message_id": 1,
-                "date": int(time.time()),
-                "chat": {"id": user, "type": "private", "first_name": "Probe"},
-                "from": {"id": user, "is_bot": False, "first_name": "Probe"},
-                "text": "/start",
-                "entities": [{"type": "bot_command", "offset": 0, "length": 6}],
-            }
-        }
         sent = time.monotonic()  # CLOCK_MONOTONIC: the same clock as the fakes' call times
-        await self.fakes.post("/raw_update", {"update": update})
+        await self.fakes.post("/text", {"chat_id": user, "text": "/start"})
         end = sent + 300
         while time.monotonic() < end:
             calls = (await self.fakes.get("/calls", chat_id=str(user)))["calls"]
@@ -572,14 +562,19 @@ async def run_once(
     workdir = Path(tempfile.mkdtemp(prefix=f"load-{scenario.name}-"))
     fakes = Fakes(workdir / "fakes.log")
     run = Run(checkout, small, workdir, fakes, profile=profile)
+    failed = True
     try:
         await fakes.start()
-        return await scenario.measure(run)
+        figures = await scenario.measure(run)
+        failed = False
+        return figures
     finally:
         if run.bot is not None:
             await run.bot.stop()
         await fakes.stop()
-        if profile is None:
+        if failed:
+            print(f"    the logs are kept in {workdir}", file=sys.stderr)
+        elif profile is None:
             shutil.rmtree(workdir, ignore_errors=True)
 
 

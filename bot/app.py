@@ -24,9 +24,11 @@ from bot.observability.http import OperatorServer
 from bot.observability.logging import configure_logging
 from bot.observability.metrics import BotMetrics, LiveState
 from bot.pipeline.delivery import DeliveryService
+from bot.pipeline.progress import PROGRESS_INTERVAL
 from bot.pipeline.retention import RetentionRules, RetentionSweeper
 from bot.pipeline.status_policy import StatusPolicy
 from bot.pipeline.supervisor import TaskSupervisor
+from bot.pipeline.temp_files import TempFiles
 from bot.pipeline.transcription import TranscriptionService
 from bot.policy.preferences import PreferencesService
 from bot.policy.users import UserService
@@ -46,7 +48,7 @@ from bot.telegram.polling import UpdatePoller
 from bot.telegram.rate_limiter import NoRateLimiter, PriorityRateLimiter
 from bot.telegram.request import AiohttpRequest
 from bot.telegram.webhook import WebhookEndpoint, set_webhook
-from bot.wiring import build_policy_services
+from bot.wiring import build_policy_services, build_summaries
 from handlers import register_handlers
 from handlers.context import BotContext, BotData
 from storage.clock import Clock, utc_now
@@ -71,6 +73,8 @@ STT_HTTP_TIMEOUT = aiohttp.ClientTimeout(total=120, connect=10, sock_read=60)
 TELEGRAM_RETRY = RetryPolicy(base_delay=1.0, max_delay=30.0, attempts=None)
 # The STT API: a few tries for a create (it may bill twice); polls go on until the job's limit.
 STT_RETRY = RetryPolicy(base_delay=0.5, max_delay=15.0, attempts=4)
+# The language model (summaries, translations): a few tries; a person waits for the answer.
+LLM_RETRY = RetryPolicy(base_delay=1.0, max_delay=20.0, attempts=3, deadline=120.0)
 
 # A transcript waits out Telegram trouble this long before its job gives up on delivery.
 DELIVERY_PATIENCE = 6 * 3600.0
@@ -103,10 +107,12 @@ class BotRuntime:
         backend: SttBackend | None = None,
         schedule: PollPlanner | None = None,
         stt_retry: RetryPolicy | None = None,
+        llm_retry: RetryPolicy | None = None,
         telegram_retry: RetryPolicy | None = None,
         clock: Clock = utc_now,
         long_poll_seconds: int = 30,
         flood_limits: FloodLimits | None = None,
+        progress_interval: float = PROGRESS_INTERVAL,
     ) -> None:
         self.settings = settings
         # Quota windows, statistics and stored times follow this clock (injectable for tests).
@@ -114,8 +120,10 @@ class BotRuntime:
         self._injected_backend = backend
         self.schedule: PollPlanner = schedule or PollSchedule()
         self._stt_retry = stt_retry or STT_RETRY
+        self._llm_retry = llm_retry or LLM_RETRY
         self._telegram_retry = telegram_retry or TELEGRAM_RETRY
         self._long_poll_seconds = long_poll_seconds
+        self._progress_interval = progress_interval  # between edits of a long job's status
         # Interactive answers first, under Telegram's limits; None when TELEGRAM_RATE_LIMIT=off.
         self.rate_limiter: PriorityRateLimiter | None = (
             PriorityRateLimiter(flood_limits) if settings.telegram_rate_limit else None
@@ -153,6 +161,8 @@ class BotRuntime:
             .token(settings.telegram_bot_token)
             .base_url(settings.telegram_base_url)
             .base_file_url(settings.telegram_base_file_url)
+            # A local-mode telegram-bot-api server: getFile names files on this disk.
+            .local_mode(settings.telegram_local_mode)
             .context_types(ContextTypes(context=BotContext, bot_data=BotData))
             # Keeps under Telegram's flood limits, interactive answers first; a 429 that still
             # comes is the gateway's to retry, under the one Telegram retry policy.
@@ -239,9 +249,22 @@ class BotRuntime:
         except (OSError, sqlite3.Error) as error:
             raise StartupError(f"cannot open the database at {path}: {error}") from None
 
+    def _temp_files(self) -> TempFiles:
+        """The recordings' folder, emptied of what a crash left, before any job runs."""
+        temp_files = TempFiles(self.settings.temp_folder)
+        try:
+            temp_files.sweep()
+        except OSError as error:
+            raise StartupError(
+                f"cannot use {temp_files.folder} for recordings (TEMP_DIR): "
+                f"{error.strerror or type(error).__name__}"
+            ) from None
+        return temp_files
+
     async def start_services(self, application: BotApplication) -> None:
         settings = self.settings
         self._database = await self._open_database()
+        temp_files = self._temp_files()
         self._session = aiohttp.ClientSession(timeout=STT_HTTP_TIMEOUT)
         jobs = JobRepository(self._database, self.clock)
         gateway = ChatGateway(
@@ -249,6 +272,8 @@ class BotRuntime:
             self._telegram_retry,
             on_ambiguous=self.metrics.ambiguous_send,
             on_error=self.metrics.telegram_error,
+            download_session=self._session,
+            local_mode=settings.telegram_local_mode,
         )
         supervisor = TaskSupervisor(settings.max_concurrent_transfers)
         self.backend = self._make_backend(self._session, supervisor)
@@ -268,24 +293,42 @@ class BotRuntime:
             clock=self.clock,
             observer=self.metrics,
         )
+        delivery = DeliveryService(
+            gateway,
+            jobs,
+            SendJournal(self._database, self.clock),
+            patience=DELIVERY_PATIENCE,
+            status_policy=self._status_policy(),
+        )
+        summaries = build_summaries(
+            self._database,
+            settings,
+            session=self._session,
+            retry=self._llm_retry,
+            jobs=jobs,
+            delivery=delivery,
+            supervisor=supervisor,
+            groups=policies.groups,
+            users=users,
+            speech=None,
+            clock=self.clock,
+        )
         transcription = TranscriptionService(
             jobs=jobs,
             backend=self.backend,
             gateway=gateway,
-            delivery=DeliveryService(
-                gateway,
-                jobs,
-                SendJournal(self._database, self.clock),
-                patience=DELIVERY_PATIENCE,
-                status_policy=self._status_policy(),
-            ),
+            delivery=delivery,
             preferences=preferences,
             supervisor=supervisor,
             max_file_bytes=settings.max_file_bytes,
+            max_audio_seconds=settings.max_audio_seconds,
+            temp_files=temp_files,
+            progress_interval=self._progress_interval,
             job_timeout=settings.job_timeout_seconds,
             clock=self.clock,
             admission=policies.admission,
             buttons_for=redo_button,
+            extras=summaries.summaries,
             observer=self.metrics,
             reports=self._reports,
         )
@@ -301,6 +344,8 @@ class BotRuntime:
             groups=policies.groups,
             account=policies.account,
             payments=policies.payments,
+            summaries=summaries.summaries,
+            group_summaries=summaries.group_summaries,
             gateway=gateway,
         )
         application.bot_data.services = self.services
@@ -335,6 +380,7 @@ class BotRuntime:
             # Polling and a webhook exclude each other; pending updates are kept for us.
             await application.bot.delete_webhook(drop_pending_updates=False)
         resumed = await self.services.transcription.resume_open_jobs()
+        await self.services.summaries.resume_open()
         replayed = await self.intake.replay_pending()
         await self._start_http()
         if webhook_mode:
@@ -519,6 +565,7 @@ def run_bot() -> int:
         settings.telegram_bot_token,
         settings.aimlapi_key or "",
         settings.openai_api_key or "",
+        settings.llm_api_key or "",
         settings.webhook_secret_token or "",
     ]
     configure_logging(settings.log_level, secrets, settings.log_format)

@@ -5,6 +5,7 @@ from __future__ import annotations
 from dataclasses import dataclass
 
 from bot.config.settings import Settings
+from bot.pipeline.summaries import SummaryService
 from bot.pipeline.supervisor import TaskSupervisor
 from bot.pipeline.transcription import TranscriptionService
 from bot.policy.access import AccessService
@@ -14,6 +15,7 @@ from bot.policy.groups import GroupService
 from bot.policy.payments import PaymentService
 from bot.policy.preferences import PreferencesService
 from bot.policy.quota import QuotaService
+from bot.policy.summaries import GroupSummaries
 from bot.policy.users import UserService
 from bot.telegram.gateway import ChatGateway
 
@@ -31,4 +33,6 @@ class Services:
     groups: GroupService
     account: AccountService
     payments: PaymentService
+    summaries: SummaryService  # Summary and Translate under transcripts
+    group_summaries: GroupSummaries  # /groupsummary
     gateway: ChatGateway  # for the few sends a handler makes besides its reply

@@ -1,5 +1,5 @@
 """Builds the policy services (access, quota, cache, admin, groups, account, payments) over one
-database.
+database, and the summaries of transcripts by a language model.
 
 A part of the composition root, kept apart so bot/app.py stays short: only bot/app.py calls it.
 """
@@ -8,18 +8,28 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 
+import aiohttp
+
 from bot.config.settings import Settings
+from bot.llm.client import ChatClient
+from bot.llm.tasks import TranscriptTasks
 from bot.pipeline.admission import MeteredAdmission
+from bot.pipeline.delivery import DeliveryService
 from bot.pipeline.observer import PipelineObserver
 from bot.pipeline.spend import SpendService
+from bot.pipeline.summaries import SpeechTranslator, SummaryService
+from bot.pipeline.supervisor import TaskSupervisor
 from bot.policy.access import AccessService
 from bot.policy.account import AccountService
 from bot.policy.admin import AdminService
 from bot.policy.cache import TranscriptCache
 from bot.policy.groups import GroupService
+from bot.policy.interface_language import InterfaceLanguages
 from bot.policy.payments import Pack, PaymentService
 from bot.policy.preferences import PreferencesService
 from bot.policy.quota import QuotaService
+from bot.policy.summaries import GroupSummaries, SummaryQuota
+from bot.retry import RetryPolicy
 from bot.telegram.gateway import ChatGateway
 from storage.access import AccessRuleRepository
 from storage.cache import TranscriptCacheRepository
@@ -27,10 +37,12 @@ from storage.clock import Clock
 from storage.db import Database
 from storage.forget import ForgetRepository
 from storage.groups import GroupSettingsRepository
+from storage.jobs import JobRepository
 from storage.payments import PaymentRepository
 from storage.quota import QuotaLedger
 from storage.spend import SpendRepository
 from storage.stats import StatsRepository
+from storage.summaries import GroupSummarySettings, SummaryRequests, TranscriptTexts
 from storage.users import UserRepository
 
 
@@ -116,3 +128,63 @@ def build_policy_services(
         ),
         payments=payments,
     )
+
+
+@dataclass(frozen=True, slots=True)
+class SummaryServices:
+    summaries: SummaryService
+    group_summaries: GroupSummaries
+
+
+def build_summaries(
+    database: Database,
+    settings: Settings,
+    *,
+    session: aiohttp.ClientSession,
+    retry: RetryPolicy,
+    jobs: JobRepository,
+    delivery: DeliveryService,
+    supervisor: TaskSupervisor,
+    groups: GroupService,
+    users: UserRepository,
+    speech: SpeechTranslator | None,
+    clock: Clock,
+) -> SummaryServices:
+    """Summaries and translations: by the model LLM_MODEL names (none when it is unset), or
+    into English by `speech` (Whisper's own translation, on the local engine)."""
+    tasks: TranscriptTasks | None = None
+    if settings.llm_model is not None:
+        client = ChatClient(
+            session,
+            settings.llm_url,
+            settings.llm_api_key,
+            settings.llm_model,
+            retry=retry,
+            timeout=settings.llm_timeout_seconds,
+        )
+        tasks = TranscriptTasks(client, context_tokens=settings.llm_context_tokens)
+    group_summaries = GroupSummaries(
+        GroupSummarySettings(database, clock),
+        groups,
+        default_seconds=settings.group_summary_seconds,
+    )
+    quota = SummaryQuota(
+        SummaryRequests(database, QuotaLedger(database, clock), clock),
+        daily=settings.quota_daily_summaries,
+        admin_ids=settings.admin_user_ids,
+        clock=clock,
+    )
+    summaries = SummaryService(
+        tasks=tasks,
+        speech=speech,
+        texts_store=TranscriptTexts(database, clock),
+        quota=quota,
+        groups=group_summaries,
+        jobs=jobs,
+        delivery=delivery,
+        supervisor=supervisor,
+        interface_language=InterfaceLanguages(users).for_chat,
+        min_words=settings.summary_min_words,
+        clock=clock,
+    )
+    return SummaryServices(summaries, group_summaries)

@@ -19,6 +19,7 @@ from handlers.media import media_handlers
 from handlers.models import model_handlers
 from handlers.payments import checkout_handlers, payment_handlers
 from handlers.settings import settings_handlers
+from handlers.summaries import summary_handlers
 from handlers.users import user_handlers
 
 # Group -3 records payments and answers checkouts, before anything can drop them; group -2
@@ -43,6 +44,7 @@ def register_handlers(application: Application[Any, BotContext, Any, Any, BotDat
             *model_handlers(),
             *language_handlers(),
             *settings_handlers(),
+            *summary_handlers(),
             *media_handlers(),
             *fallback_handlers(),
         ]

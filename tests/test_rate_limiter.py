@@ -138,6 +138,16 @@ def test_a_cancelled_request_never_goes_and_uses_no_slot() -> None:
     assert flood.next_change(0.0) is None  # nothing left that waits
 
 
+def test_cancelling_a_ticket_already_taken_changes_nothing() -> None:
+    flood = schedule()
+    taken = flood.submit(1, BULK, 0.0, "sent")
+    assert names(flood.take_due(0.0)) == ["sent"]
+    flood.cancel(taken)  # its caller was cancelled just as it was let go
+    flood.submit(2, BULK, 0.0, "next")
+    assert flood.waiting() == 1
+    assert names(flood.take_due(0.0)) == ["next"]
+
+
 def test_nothing_waiting_means_no_wake_up() -> None:
     flood = schedule()
     assert flood.next_change(0.0) is None

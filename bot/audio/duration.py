@@ -107,9 +107,7 @@ def _ogg_page_at(data: bytes, offset: int) -> tuple[int, int, int, int, int] | N
     None when no page header of version 0 starts there."""
     if offset + _OGG_HEADER.size > len(data):
         return None
-    capture, version, flags, granule, serial, _, _, segments = _OGG_HEADER.unpack_from(
-        data, offset
-    )
+    capture, version, flags, granule, serial, _, _, segments = _OGG_HEADER.unpack_from(data, offset)
     if capture != b"OggS" or version != 0:
         return None
     table_start = offset + _OGG_HEADER.size

@@ -109,6 +109,14 @@ def _local_size(size: str) -> str:
     return size
 
 
+def _model_name(name: str) -> str:
+    # Servers name models freely ("gpt-4o-mini", "qwen2.5:7b", "meta-llama/Llama-3.1-8B"), but
+    # never with spaces: a space is a pasting mistake, which the server would answer with 404.
+    if any(character.isspace() for character in name):
+        raise ValueError("must be a model name without spaces, as the server names it")
+    return name
+
+
 def _model_directory(path: Path) -> Path:
     if not (path / "model.bin").is_file():
         raise ValueError("must be a faster-whisper model directory (one holding model.bin)")
@@ -353,3 +361,29 @@ class LoggingSection(BaseModel):
     log_level: Annotated[LogLevel, _case(str.upper)] = "INFO"
     # text: one readable line per record; json: one JSON object per line, for log collectors.
     log_format: Annotated[LogFormat, _case(str.lower)] = "text"
+
+
+class LanguageModelSection(BaseModel):
+    """Summaries and translations of transcripts by a language model (README, "Summaries and
+    translations"), reached at any OpenAI-compatible `/chat/completions`: the AIML API's with
+    AIMLAPI_KEY, or LLM_BASE_URL (llama.cpp, Ollama, vLLM) with LLM_API_KEY if it wants one.
+    LLM_MODEL unset: no model, and no Summary or Translate buttons."""
+
+    llm_model: Annotated[str, AfterValidator(_model_name)] | None = None
+    llm_base_url: HttpUrl | None = None
+    llm_key: SecretStr | None = Field(default=None, validation_alias="LLM_API_KEY")
+    # The model's context (prompt and answer, in tokens): longer transcripts go in pieces.
+    llm_context_tokens: int = Field(default=8192, ge=2048, le=10_000_000)
+    # How long one answer may take: a local model on a CPU writes a few tokens a second.
+    llm_timeout_seconds: float = Field(default=120.0, ge=1.0, allow_inf_nan=False)
+    # Summary is offered under transcripts of at least this many words.
+    summary_min_words: Count = 60
+    # Summaries and translations per user and UTC day; 0: unlimited.
+    quota_daily_summaries: int = Field(default=20, ge=0)
+    # "/groupsummary on": a summary under voice notes longer than this (the bounds of
+    # bot/policy/summaries.py: 30 s to a day).
+    group_summary_seconds: int = Field(default=120, ge=30, le=86_400)
+
+    @property
+    def llm_api_key_value(self) -> str | None:
+        return None if self.llm_key is None else self.llm_key.get_secret_value()

@@ -24,6 +24,7 @@ from bot.config.sections import (
     AccessSection,
     Backend,
     HttpSection,
+    LanguageModelSection,
     LocalEngineSection,
     LoggingSection,
     OpenAiSection,
@@ -66,6 +67,7 @@ class Settings(
     LoggingSection,
     HttpSection,
     SpendSection,
+    LanguageModelSection,
     BaseSettings,
 ):
     """Every variable of every command; the sections (bases) group them by concern."""
@@ -118,6 +120,7 @@ class Settings(
         settings._check_webhook()
         settings._check_payments()
         settings._check_transfers()
+        settings._check_language_model()
         return settings
 
     @property
@@ -240,6 +243,40 @@ class Settings(
             raise SettingsError(
                 f"MAX_FILE_BYTES above {CLOUD_DOWNLOAD_LIMIT} needs TELEGRAM_LOCAL_MODE=true: "
                 "the Bot API hands bots files of up to 20 MB, except a local server"
+            )
+
+    @property
+    def llm_enabled(self) -> bool:
+        """Whether a language model writes summaries and translations (LLM_MODEL is set)."""
+        return self.llm_model is not None
+
+    @property
+    def llm_url(self) -> str:
+        """The chat model's API root: LLM_BASE_URL, else the AIML API's."""
+        return self.llm_base_url or self.aimlapi_base_url
+
+    @property
+    def llm_api_key(self) -> str | None:
+        """LLM_API_KEY for your own server; the AIML API's chat models take AIMLAPI_KEY."""
+        if self.llm_base_url is not None:
+            return self.llm_api_key_value
+        return self.aimlapi_key
+
+    def _check_language_model(self) -> None:
+        if self.llm_model is None:
+            if self.llm_base_url is not None or self.llm_key is not None:
+                raise SettingsError(
+                    "LLM_BASE_URL and LLM_API_KEY need LLM_MODEL, the model's name on that server"
+                )
+            return
+        if self.llm_base_url is None and self.llm_key is not None:
+            raise SettingsError(
+                "LLM_API_KEY needs LLM_BASE_URL; the AIML API's chat models take AIMLAPI_KEY"
+            )
+        if self.llm_base_url is None and not self.aimlapi_key:
+            raise SettingsError(
+                "LLM_MODEL needs AIMLAPI_KEY (the AIML API's chat models) or LLM_BASE_URL "
+                "(your own OpenAI-compatible server)"
             )
 
     def _check_payments(self) -> None:

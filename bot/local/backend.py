@@ -31,7 +31,7 @@ from bot.stt.errors import (
     SttError,
     UnsupportedModelError,
 )
-from bot.stt.types import AudioUpload, JobRequest, Transcript
+from bot.stt.types import AudioUpload, JobProgress, JobRequest, Transcript
 
 logger = logging.getLogger(__name__)
 
@@ -189,7 +189,10 @@ class LocalBackend:
         return self.engine(self.config.size)
 
     async def submit(self, audio: AudioUpload, request: JobRequest) -> str:
-        """Queue a job, waiting for an engine and for a place in its queue."""
+        """Queue a job, waiting for an engine and for a place in its queue.
+
+        A file (`audio.path`) is read while the job runs, not now: the caller keeps it until
+        `wait_result` returns (see `InProcessBackend`)."""
         size = self.size_for(request.model)
         engine = await self._engine_when_free(size)
         job = await engine.enqueue(audio.data, _language(request))
@@ -201,6 +204,11 @@ class LocalBackend:
         size = self.size_for(request.model)
         job = self.engine(size).try_enqueue(audio.data, _language(request))
         return self._store(job, audio, request, size, owner)
+
+    def progress(self, generation_id: str) -> JobProgress | None:
+        """How far a job has got (None until it starts, or when the id is unknown)."""
+        stored = self._jobs.get(generation_id)
+        return None if stored is None else stored.job.progress
 
     def job(self, generation_id: str) -> LocalJob:
         """The job with that id, or `NotFoundError` when unknown or older than the TTL."""

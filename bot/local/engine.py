@@ -15,24 +15,28 @@ from __future__ import annotations
 import asyncio
 import concurrent.futures
 import contextlib
-import io
+import itertools
 import logging
 import os
 import threading
 import time
-from collections.abc import Callable, Iterable
+from collections.abc import Callable, Iterable, Iterator
 from dataclasses import dataclass, field, replace
 from pathlib import Path
-from typing import Any, Literal, Protocol
+from typing import TYPE_CHECKING, Any, Literal, Protocol
 
 from bot.local.weights import WeightsError, default_cache_dir, resolve_model_source
 from bot.stt.errors import RateLimitedError, SttError, ValidationError
 from bot.stt.languages import AUTO, primary_code
-from bot.stt.types import Segment, Transcript, Word
+from bot.stt.types import JobProgress, Segment, Transcript, Word
+
+if TYPE_CHECKING:  # PyAV and numpy come with the [local] extra: imported when a job decodes
+    from bot.local.windows import DecodedAudio, Window
 
 logger = logging.getLogger(__name__)
 
 SAMPLE_RATE = 16_000  # what Whisper's feature extractor expects
+DEFAULT_WINDOW_SECONDS = 600.0
 
 JobState = Literal["waiting", "active", "completed", "error"]
 # Called from the worker thread with (seconds transcribed so far, audio duration in seconds).
@@ -76,6 +80,10 @@ class EngineOptions:
     # CTranslate2 workers: one per engine worker thread, or concurrent jobs queue up inside the
     # model one after another however many threads call it (the engine sets it).
     num_workers: int = 1
+    # Audio is decoded and transcribed this many seconds at a time (bot/local/windows.py), so
+    # memory stays flat at any length: 10 minutes is 38 MB of samples; a two-hour recording
+    # whole would be 460 MB, twice over while decoded.
+    window_seconds: float = DEFAULT_WINDOW_SECONDS
 
     def threads_per_worker(self) -> int:
         """CPU threads for each model worker: `cpu_threads`, else the cores split among them."""
@@ -166,6 +174,14 @@ class _Signals:
     started: threading.Event
     cancelled: threading.Event
     times: JobTimes = field(default_factory=JobTimes)
+    progress: _LatestProgress = field(default_factory=lambda: _LatestProgress())
+
+
+@dataclass(slots=True)
+class _LatestProgress:
+    """How far the worker thread has got; read from the event loop (one attribute swap)."""
+
+    latest: JobProgress | None = None
 
 
 class EngineJob:
@@ -188,6 +204,11 @@ class EngineJob:
     @property
     def times(self) -> JobTimes:
         return self._signals.times
+
+    @property
+    def progress(self) -> JobProgress | None:
+        """Seconds of audio transcribed and the total, once the job has started."""
+        return self._signals.progress.latest
 
     def error(self) -> BaseException | None:
         """The job's exception once it is done (None while running or on success)."""
@@ -424,47 +445,118 @@ class LocalWhisperEngine:
         on_progress: ProgressCallback | None,
         signals: _Signals,
     ) -> Transcript:
-        samples = decode(audio)  # first: a corrupt file fails fast, before any model load
-        model = self._ensure_model()
-        language = _whisper_language(language, model.supported_languages)
-        segments, info = model.transcribe(
-            samples,
+        with open_audio(audio, self.options.window_seconds) as decoded:
+            windows = _decoding(decoded.windows())
+            # First: a corrupt file fails fast, before any model load.
+            first = next(windows, None)
+            if first is None:
+                raise ValidationError("could not decode the audio: it holds no sound", status=400)
+            model = self._ensure_model()
+            language = _whisper_language(language, model.supported_languages)
+            # The container's own figure until the decoding is done; then what was decoded.
+            total = decoded.duration or first.seconds
+            words: list[Word] = []
+            parts: list[Segment] = []
+            done = 0.0
+
+            def report(seconds: float) -> None:
+                progress = JobProgress(min(seconds, total), total)
+                signals.progress.latest = progress
+                if on_progress is not None:
+                    on_progress(progress.done, progress.total)
+
+            for window in itertools.chain([first], windows):
+                segments, info = model.transcribe(
+                    window.samples,
+                    language=language,
+                    beam_size=self.options.beam_size,
+                    vad_filter=self.options.vad_filter,
+                    word_timestamps=word_timestamps,
+                )
+                # The language heard in the first window holds for the rest: one recording,
+                # one language, and no detection pass per window.
+                language = language or info.language
+                for segment in segments:  # lazy: the decoding happens while we iterate
+                    # A thread cannot be interrupted; checking between segments bounds how
+                    # long a cancelled job (or a closing engine, e.g. on Ctrl-C) keeps a CPU.
+                    if signals.cancelled.is_set() or self._closing.is_set():
+                        raise EngineClosedError("the job was cancelled")
+                    _collect(segment, window.start, parts, words)
+                    report(window.start + float(segment.end))
+                done = window.start + window.seconds
+                total = max(total, done)
+                report(done)
+        total = done
+        report(done)
+        return Transcript(
+            text=" ".join(part.text for part in parts),
             language=language,
-            beam_size=self.options.beam_size,
-            vad_filter=self.options.vad_filter,
-            word_timestamps=word_timestamps,
+            duration=round(total, 3),
+            words=tuple(words),
+            segments=tuple(parts),
+            model=self.model_name,
         )
-        duration = float(info.duration)
-        collected = []
-        for segment in segments:  # lazy: the decoding happens while we iterate
-            # A thread cannot be interrupted; checking between segments bounds how long a
-            # cancelled job (or a closing engine, e.g. on Ctrl-C) keeps a CPU busy.
-            if signals.cancelled.is_set() or self._closing.is_set():
-                raise EngineClosedError("the job was cancelled")
-            collected.append(segment)
-            if on_progress is not None:
-                on_progress(min(float(segment.end), duration), duration)
-        if on_progress is not None:
-            on_progress(duration, duration)
-        return _to_transcript(collected, info, self.model_name)
 
 
-def decode(audio: bytes | Path) -> Any:
-    """Decode any container/codec PyAV knows into 16 kHz mono float32 samples."""
-    import av
-    from faster_whisper import decode_audio
+def open_audio(audio: bytes | Path, window_seconds: float) -> DecodedAudio:
+    """Open any container/codec PyAV knows for decoding in windows of 16 kHz mono float32."""
+    from bot.local.windows import DecodedAudio
 
-    source: str | io.BytesIO = io.BytesIO(audio) if isinstance(audio, bytes) else str(audio)
     try:
-        samples = decode_audio(source, sampling_rate=SAMPLE_RATE)
+        return DecodedAudio(
+            audio, window_seconds=window_seconds, search_seconds=_search(window_seconds)
+        )
     except FileNotFoundError:
-        raise ValidationError(f"audio file not found: {source}", status=400) from None
-    except (av.error.FFmpegError, IndexError, ValueError, EOFError) as error:
-        # IndexError: a container without an audio stream (e.g. a silent video).
+        raise ValidationError("audio file not found", status=400) from None
+    except _decode_errors() as error:
         raise ValidationError("could not decode the audio", status=400) from error
-    if len(samples) == 0:
-        raise ValidationError("could not decode the audio: it holds no sound", status=400)
-    return samples
+
+
+def _search(window_seconds: float) -> float:
+    # Where a window may end early to cut at a pause: its last 20 s, or a third of a short one.
+    return min(20.0, window_seconds / 3)
+
+
+def _decoding(windows: Iterator[Window]) -> Iterator[Window]:
+    """The windows, with decoding errors met on the way raised as the job API's 400."""
+    while True:
+        try:
+            window = next(windows)
+        except StopIteration:
+            return
+        except _decode_errors() as error:
+            raise ValidationError("could not decode the audio", status=400) from error
+        yield window
+
+
+def _decode_errors() -> tuple[type[Exception], ...]:
+    """What PyAV raises on audio it cannot read (IndexError: a container without an audio
+    stream, e.g. a silent video)."""
+    import av
+
+    return (av.error.FFmpegError, IndexError, ValueError, EOFError)
+
+
+def _collect(segment: Any, offset: float, parts: list[Segment], words: list[Word]) -> None:
+    """One of faster-whisper's segments as ours, its times moved by its window's start."""
+    for word in segment.words or ():
+        if word.word.strip():
+            words.append(
+                Word(
+                    text=word.word.strip(),
+                    start=round(offset + float(word.start), 3),
+                    end=round(offset + float(word.end), 3),
+                    confidence=round(float(word.probability), 4),
+                )
+            )
+    if segment.text.strip():
+        parts.append(
+            Segment(
+                text=segment.text.strip(),
+                start=round(offset + float(segment.start), 3),
+                end=round(offset + float(segment.end), 3),
+            )
+        )
 
 
 def _whisper_language(language: str | None, supported: list[str]) -> str | None:
@@ -475,34 +567,3 @@ def _whisper_language(language: str | None, supported: list[str]) -> str | None:
     if code not in supported:
         raise ValidationError(f"unsupported language: {language!r}", status=400)
     return code
-
-
-def _to_transcript(segments: list[Any], info: Any, model_name: str) -> Transcript:
-    words = tuple(
-        Word(
-            text=word.word.strip(),
-            start=round(float(word.start), 3),
-            end=round(float(word.end), 3),
-            confidence=round(float(word.probability), 4),
-        )
-        for segment in segments
-        for word in (segment.words or ())
-        if word.word.strip()
-    )
-    parts = tuple(
-        Segment(
-            text=segment.text.strip(),
-            start=round(float(segment.start), 3),
-            end=round(float(segment.end), 3),
-        )
-        for segment in segments
-        if segment.text.strip()
-    )
-    return Transcript(
-        text=" ".join(part.text for part in parts),
-        language=info.language,
-        duration=round(float(info.duration), 3),
-        words=words,
-        segments=parts,
-        model=model_name,
-    )

@@ -161,6 +161,16 @@ class DeliveryService:
         except Exception as error:  # the job goes on: its answer will be a new message
             log.info("job %d: no status message (%s)", job.id, type(error).__name__)
 
+    async def show_progress(self, job: Job, text: str) -> bool:
+        """Edit the status message to `text` (how far a long job has got). False when there is
+        no status message to edit: never posted, skipped, or deleted by the user."""
+        status = await self._journal.get(job.id, STATUS_STEP)
+        if status is None or status.state is not SendState.CONFIRMED or status.message_id is None:
+            return False
+        return await self._gateway.edit_text(
+            job.chat_id, status.message_id, text, deadline=STATUS_DEADLINE, bulk=True
+        )
+
     async def run_steps(self, job: Job, steps: list[Step]) -> Job:
         for index in range(job.delivered_parts, len(steps)):
             await self._perform(job, f"step{index}", steps[index])
@@ -236,6 +246,43 @@ class DeliveryService:
                 deadline=self._patience,
                 hooks=hooks,
                 bulk=True,
+            ),
+        )
+
+    async def send_once(
+        self, job: Job, key: str, step: SendText | SendFile, *, reply_to: int | None, bulk: bool
+    ) -> None:
+        """One more message about a delivered job (its summary, its translation), recorded
+        under `key` like the job's own: never sent twice, whether asked twice or handled again
+        after a stop. Bulk: it waits behind the answers people are waiting for."""
+        if isinstance(step, SendText):
+            await self._send_once(
+                job,
+                key,
+                lambda hooks: self._gateway.send_text(
+                    job.chat_id,
+                    step.text,
+                    reply_to=reply_to,
+                    buttons=step.buttons,
+                    deadline=self._patience,
+                    hooks=hooks,
+                    bulk=bulk,
+                ),
+            )
+            return
+        await self._send_once(
+            job,
+            key,
+            lambda hooks: self._gateway.send_document(
+                job.chat_id,
+                step.filename,
+                step.data,
+                caption=step.caption,
+                reply_to=reply_to,
+                buttons=step.buttons,
+                deadline=self._patience,
+                hooks=hooks,
+                bulk=bulk,
             ),
         )
 

@@ -13,22 +13,33 @@ import asyncio
 import contextlib
 import logging
 import time
-from collections.abc import Callable
+from collections.abc import AsyncIterator, Callable
 from dataclasses import dataclass
 from datetime import UTC, datetime
+from pathlib import Path
+from typing import Protocol
 
+from bot.audio.duration import measure_file_duration
 from bot.failures import FailureReason
 from bot.log_fields import bind_log_fields, log_fields
 from bot.pipeline.admission import AdmissionPolicy, NoAdmission
 from bot.pipeline.delivery import DeliveryService, plan_delivery
 from bot.pipeline.media import MediaKind, MediaRef, Origin
 from bot.pipeline.observer import NoObserver, PipelineObserver
+from bot.pipeline.progress import (
+    MIN_PROGRESS_SECONDS,
+    PROGRESS_INTERVAL,
+    ProgressReporter,
+    elapsed_text,
+    progress_text,
+)
 from bot.pipeline.supervisor import TaskSupervisor
+from bot.pipeline.temp_files import TempFiles
 from bot.policy.preferences import Choice, OutputOptions, PreferencesService
-from bot.presentation import texts
+from bot.presentation import replies, texts
 from bot.presentation.attachments import attachments_for, with_known_language
 from bot.stt import errors as stt_errors
-from bot.stt.backend import SttBackend
+from bot.stt.backend import InProcessBackend, SttBackend
 from bot.stt.catalogue import build_params, get_model
 from bot.stt.reports import JobReports
 from bot.stt.types import AudioUpload, JobRequest, Transcript
@@ -50,6 +61,15 @@ DOWNLOAD_DEADLINE = 300.0
 Clock = Callable[[], datetime]
 # The buttons under a delivered transcript (presentation builds them; None: no buttons).
 ButtonsFor = Callable[[int], Buttons | None]
+
+
+class TranscriptExtras(Protocol):
+    """More about a transcript than its text (bot/pipeline/summaries.py): the Summary and
+    Translate buttons under it, and what follows its delivery (a group's summary)."""
+
+    async def buttons(self, job: Job, transcript: Transcript) -> Buttons: ...
+
+    async def delivered(self, job: Job, transcript: Transcript) -> None: ...
 
 
 class _JobFailure(Exception):
@@ -119,9 +139,13 @@ class TranscriptionService:
         supervisor: TaskSupervisor,
         max_file_bytes: int,
         job_timeout: float,
+        temp_files: TempFiles,
+        max_audio_seconds: float = 0.0,
+        progress_interval: float = PROGRESS_INTERVAL,
         clock: Clock = lambda: datetime.now(UTC),
         admission: AdmissionPolicy | None = None,
         buttons_for: ButtonsFor = lambda job_id: None,
+        extras: TranscriptExtras | None = None,
         observer: PipelineObserver | None = None,
         reports: JobReports | None = None,
     ) -> None:
@@ -142,9 +166,16 @@ class TranscriptionService:
         self._preferences = preferences
         self._supervisor = supervisor
         self._max_file_bytes = max_file_bytes
+        # Longer recordings are refused, before the download when Telegram says how long they
+        # are, else once measured; 0: any length.
+        self._max_audio_seconds = max_audio_seconds
+        # Where each recording waits on disk while its job needs it (never in memory whole).
+        self._temp_files = temp_files
+        self._progress_interval = progress_interval
         self._job_timeout = job_timeout
         self._clock = clock
         self._buttons_for = buttons_for
+        self._extras = extras
 
     async def accept(
         self,
@@ -170,6 +201,14 @@ class TranscriptionService:
         if media.file_size is not None and media.file_size > self._max_file_bytes:
             text = texts.FILE_TOO_BIG.format(
                 size_mb=media.file_size / 1e6, limit_mb=self._max_file_bytes / 1e6
+            )
+            await self._gateway.send_text(origin.chat_id, text, reply_to=origin.message_id)
+            return Accepted(job=None, refused=text)
+        if self._too_long(media.duration):
+            assert media.duration is not None
+            text = texts.RECORDING_TOO_LONG.format(
+                length=replies.duration(media.duration),
+                limit=replies.duration(self._max_audio_seconds),
             )
             await self._gateway.send_text(origin.chat_id, text, reply_to=origin.message_id)
             return Accepted(job=None, refused=text)
@@ -268,18 +307,33 @@ class TranscriptionService:
                 with contextlib.suppress(asyncio.CancelledError):
                     await status
 
+    def _too_long(self, seconds: float | None) -> bool:
+        return (
+            bool(self._max_audio_seconds)
+            and seconds is not None
+            and (seconds > self._max_audio_seconds)
+        )
+
     async def _transcribe(self, job: Job, status: asyncio.Task[None] | None) -> Job:
-        """Drive the job to `transcribed` (or leave it `failing`), resuming from its state."""
-        while job.state in (JobState.ACCEPTED, JobState.SUBMITTED):
-            if job.state == JobState.ACCEPTED:
-                if job.submissions >= MAX_SUBMISSIONS:
-                    raise _JobFailure(FailureReason.API_ERROR)
-                job = await self._submit(job, status)
-            transcript = await self._wait(job)
-            if transcript is None:
-                job = await self._jobs.reset_to_accepted(job.id)
-                continue
-            job = await self._jobs.mark_transcribed(job.id, transcript.to_json())
+        """Drive the job to `transcribed` (or leave it `failing`), resuming from its state.
+
+        The recording waits on disk while the job needs it, and is deleted when this returns,
+        however it returns: done, failed, timed out or cancelled (bot/pipeline/temp_files.py).
+        """
+        with self._temp_files.reserve(job.id) as recording:
+            audio_seconds = job.duration
+            while job.state in (JobState.ACCEPTED, JobState.SUBMITTED):
+                if job.state == JobState.ACCEPTED:
+                    if job.submissions >= MAX_SUBMISSIONS:
+                        raise _JobFailure(FailureReason.API_ERROR)
+                    job, measured = await self._submit(job, status, recording)
+                    audio_seconds = measured or audio_seconds
+                async with self._showing_progress(job, audio_seconds):
+                    transcript = await self._wait(job)
+                if transcript is None:
+                    job = await self._jobs.reset_to_accepted(job.id)
+                    continue
+                job = await self._jobs.mark_transcribed(job.id, transcript.to_json())
         return job
 
     def _request(self, job: Job) -> JobRequest:
@@ -290,17 +344,29 @@ class TranscriptionService:
             params=build_params(spec, language=job.language, diarize=options.speakers),
         )
 
-    async def _submit(self, job: Job, status: asyncio.Task[None] | None) -> Job:
+    async def _submit(
+        self, job: Job, status: asyncio.Task[None] | None, recording: Path
+    ) -> tuple[Job, float | None]:
+        """Download the recording into `recording` (or find it in place), check it, and hand
+        it to the backend; the job as submitted, and the duration its file measures."""
         # Nothing reaches the API without a reservation: a job resumed after a crash between
         # insert and reserve, or started outside accept(), reserves here.
         if not await self._admission.ensure_reserved(job):
             raise _JobFailure(FailureReason.QUOTA)
         async with self._supervisor.transfer_slots:
-            data = await self._gateway.download(job.file_id, deadline=DOWNLOAD_DEADLINE)
-        if len(data) > self._max_file_bytes:
-            raise FileTooBigError(f"{len(data)} bytes")
-        # The declared duration is the sender's word; the file may say otherwise.
-        if not await self._admission.check_measured(job, data):
+            audio = await self._gateway.download(
+                job.file_id,
+                target=recording,
+                max_bytes=self._max_file_bytes,
+                deadline=DOWNLOAD_DEADLINE,
+            )
+        # The declared duration is the sender's word; the file may say otherwise. Its headers
+        # are read in a thread: a few small reads, but a local server's file may be on a
+        # slow disk.
+        measured = await asyncio.to_thread(measure_file_duration, audio.path)
+        if self._too_long(measured):
+            raise _JobFailure(FailureReason.TOO_LONG)
+        if not await self._admission.check_measured(job, seconds=measured, size=audio.size):
             raise _JobFailure(FailureReason.QUOTA)
         if status is not None:
             # The status message settles before the API is asked (a few ms, or its short
@@ -308,13 +374,62 @@ class TranscriptionService:
             await asyncio.shield(status)
         filename, mime_type = _media_of(job).upload_name_and_type()
         # The backend holds a transfer slot for each upload attempt itself, so a hung upload
-        # never keeps the others waiting.
+        # never keeps the others waiting. The upload streams from the file.
         generation_id = await self._backend.submit(
-            AudioUpload(data=data, filename=filename, mime_type=mime_type), self._request(job)
+            AudioUpload(data=audio.path, filename=filename, mime_type=mime_type),
+            self._request(job),
         )
+        if not audio.in_place and not isinstance(self._backend, InProcessBackend):
+            # Uploaded: the API has it now. (The local engine reads it while the job runs.)
+            await asyncio.to_thread(recording.unlink, missing_ok=True)
         log.info("job %d submitted as %s", job.id, generation_id)
         self._submitted_at[job.id] = time.monotonic()
-        return await self._jobs.mark_submitted(job.id, generation_id)
+        return await self._jobs.mark_submitted(job.id, generation_id), measured
+
+    @contextlib.asynccontextmanager
+    async def _showing_progress(self, job: Job, audio_seconds: float | None) -> AsyncIterator[None]:
+        """While the job is transcribed: its progress in the status message, when long."""
+        read = self._progress_reader(job, audio_seconds)
+        if read is None:
+            yield
+            return
+        reporter = ProgressReporter(
+            lambda text: self._delivery.show_progress(job, text),
+            read,
+            interval=self._progress_interval,
+        )
+        reporter.start()
+        try:
+            yield
+        finally:
+            await reporter.stop()
+
+    def _progress_reader(
+        self, job: Job, audio_seconds: float | None
+    ) -> Callable[[], str | None] | None:
+        """What the status message shows as the job goes; None: nothing worth showing."""
+        generation_id = job.generation_id
+        backend = self._backend
+        if generation_id is None:
+            return None
+        if isinstance(backend, InProcessBackend):
+
+            def engine_progress() -> str | None:
+                progress = backend.progress(generation_id)
+                if progress is None or progress.total < MIN_PROGRESS_SECONDS:
+                    return None
+                return progress_text(progress)
+
+            return engine_progress
+        if audio_seconds is None or audio_seconds < MIN_PROGRESS_SECONDS:
+            return None
+        # The API says nothing until the job is done: show the time taken, not a made-up share.
+        since = self._submitted_at.get(job.id)
+        if since is None:  # resumed after a restart: from the submission the row records
+            stored = job.submitted_at or self._clock()
+            since = time.monotonic() - max(0.0, (self._clock() - stored).total_seconds())
+        started = since
+        return lambda: elapsed_text(time.monotonic() - started, audio_seconds)
 
     async def _wait(self, job: Job) -> Transcript | None:
         """The transcript, or None when the backend no longer knows the generation id."""
@@ -416,6 +531,8 @@ class TranscriptionService:
         )
         # "Try another model" only makes sense where there is another model to try.
         buttons = self._buttons_for(job.id) if len(self._preferences.offered) > 1 else None
+        if self._extras is not None:
+            buttons = [*await self._extras.buttons(job, transcript), *(buttons or [])] or None
         steps = plan_delivery(
             transcript,
             options,
@@ -424,6 +541,8 @@ class TranscriptionService:
         )
         job = await self._delivery.run_steps(job, steps)
         log.info("job %d delivered in %d step(s)", job.id, len(steps))
+        if self._extras is not None:
+            await self._extras.delivered(job, transcript)
 
     # --- re-transcription ("Try another model") -------------------------------------------
 

@@ -19,6 +19,7 @@ from bot.presentation import replies, texts
 from bot.presentation.inputs import echo, parse_count
 from bot.stt.catalogue import FAMILY_BLURBS, ModelSpec, language_supported, models_by_vendor
 from bot.stt.languages import AUTO, COMMON_LANGUAGES, primary_code
+from storage.summaries import Kind
 
 # Rows of (label, callback data): the plain shape ChatGateway and handlers/menus.py send, so
 # keyboards are built and tested without telegram types.
@@ -29,6 +30,9 @@ LANGUAGE_PREFIX = "lang:"
 SETTING_PREFIX = "set:"
 ATTACH_PREFIX = "set:attach:"
 REDO_PREFIX = "redo:"
+# Summary and Translate under a transcript: "sum:<job id>", "tr:<job id>".
+SUMMARY_PREFIX = "sum:"
+TRANSLATE_PREFIX = "tr:"
 # Buttons sent before the feature had one name say "again:<job id>"; they stay in chats for
 # good, so a tap on one still opens the redo menu.
 LEGACY_REDO_BUTTON_PREFIX = "again:"
@@ -213,3 +217,27 @@ def parse_redo_choice(data: str) -> tuple[int, str] | None:
     raw_job, _, model = data.removeprefix(REDO_PREFIX).partition(":")
     job = parse_count(raw_job)
     return (job, model) if job is not None and model else None
+
+
+def summary_buttons(job_id: int, *, summary: bool, translate: bool) -> Buttons:
+    """Summary and Translate under a transcript, those offered, side by side (no row when
+    neither is)."""
+    row: list[tuple[str, str]] = []
+    if summary:
+        row.append((texts.SUMMARY_BUTTON, f"{SUMMARY_PREFIX}{job_id}"))
+    if translate:
+        row.append((texts.TRANSLATE_BUTTON, f"{TRANSLATE_PREFIX}{job_id}"))
+    return [row] if row else []
+
+
+def parse_summary_button(data: str) -> tuple[Kind, int] | None:
+    """("summary" or "translation", job id) from a Summary or Translate button's data."""
+    prefixes: tuple[tuple[str, Kind], ...] = (
+        (SUMMARY_PREFIX, "summary"),
+        (TRANSLATE_PREFIX, "translation"),
+    )
+    for prefix, kind in prefixes:
+        if data.startswith(prefix):
+            job = parse_count(data.removeprefix(prefix))
+            return None if job is None else (kind, job)
+    return None

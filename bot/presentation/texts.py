@@ -62,10 +62,19 @@ HELP_PAYMENTS = (
 )
 
 TRANSCRIBING = "Transcribing…"
+# The status message of a long recording, edited as the job goes (bot/pipeline/progress.py):
+# the share done where the engine says it (the local one), else the time it has taken so far.
+PROGRESS = "Transcribing… {percent} % · {done} of {total}"
+ELAPSED = "Transcribing {total} of audio… {elapsed} so far"
+ELAPSED_UNKNOWN_LENGTH = "Transcribing… {elapsed} so far"
 NO_SPEECH = "No speech recognised."
 SENT_AS_FILE = "The transcript is long, so here it is as a file."
 TRANSCRIPT_FILE_CAPTION = "Transcript"
 
+RECORDING_TOO_LONG = (
+    "This recording is {length} long. I transcribe recordings of up to {limit}, so please "
+    "send a shorter one."
+)
 FILE_TOO_BIG = (
     "This file is {size_mb:.1f} MB. Telegram lets bots download files of up to {limit_mb:.0f} MB, "
     "so I cannot transcribe it. Please send a shorter recording."
@@ -488,3 +497,45 @@ REDO_REFUSALS: dict[str, str] = {
     "gone": "I no longer have this recording. Please send it again.",
     "not_yours": "Only the person who sent this recording can have it transcribed again.",
 }
+
+# --- Summaries and translations by a language model ---------------------------------------
+
+SUMMARY_BUTTON = "📝 Summary"
+TRANSLATE_BUTTON = "🌐 Translate"
+SUMMARY_ANSWER = "📝 Summary\n\n{text}"
+TRANSLATION_ANSWER = "🌐 Translation\n\n{text}"
+TRANSLATION_FILE_CAPTION = "Translation"
+# Answers to a tap (at most 200 characters: Telegram's limit for a callback answer).
+SUMMARY_WORKING = "On it: the answer comes as a reply to the transcript."
+SUMMARY_UNDER_WAY = "Already on it: the answer comes as a reply to the transcript."
+SUMMARY_ALREADY_SENT = "Already answered: see the replies to the transcript."
+SUMMARY_GONE = "I no longer keep this transcript, so I cannot do that. Send the recording again."
+SUMMARY_OFF = "Summaries and translations are not available on this bot now."
+SUMMARY_FAILED: dict[str, str] = {
+    "summary": "Sorry, I could not summarise this transcript. Please try again later.",
+    "translation": "Sorry, I could not translate this transcript. Please try again later.",
+}
+
+
+def summaries_used_up(limit: int, resets: str) -> str:
+    return ngettext(
+        "You have had your {limit} summary or translation for today. More from {resets}.",
+        "You have had your {limit} summaries and translations for today. More from {resets}.",
+        limit,
+    ).format(limit=limit, resets=resets)
+
+
+GROUP_SUMMARY_HELP = (
+    "Summaries of long voice notes in this group: {state}.\n\n"
+    "/groupsummary <seconds> – a summary under every voice note longer than that\n"
+    "/groupsummary on – the same, for notes longer than {default}\n"
+    "/groupsummary off – no summaries unless someone taps Summary\n\n"
+    "Only the group's administrators can change this. A language model writes the summaries: "
+    "the transcript is sent to its provider."
+)
+GROUP_SUMMARY_ON = "under every voice note longer than {duration}"
+GROUP_SUMMARY_OFF = "off"
+GROUP_SUMMARY_SET = "Done. Summaries of long voice notes here: {state}."
+GROUP_SUMMARY_INVALID = "Please give a number of seconds from {low} to {high}, or on, or off."
+GROUP_SUMMARY_PRIVATE = "/groupsummary works in groups. Here, tap Summary under a transcript."
+GROUP_SUMMARY_UNAVAILABLE = "This bot has no language model, so it cannot write summaries."

@@ -2,9 +2,9 @@
 
 from __future__ import annotations
 
-from typing import Protocol
+from typing import Protocol, runtime_checkable
 
-from bot.stt.types import AudioUpload, JobRequest, Transcript
+from bot.stt.types import AudioUpload, JobProgress, JobRequest, Transcript
 
 
 class SttBackend(Protocol):
@@ -36,3 +36,12 @@ class SttBackend(Protocol):
         ...
 
     async def close(self) -> None: ...
+
+
+@runtime_checkable
+class InProcessBackend(Protocol):
+    """A backend that transcribes in this process (the local engine), which changes two things
+    for its caller: it reads an uploaded file while the job runs, so the file must outlive
+    `wait_result`; and it can say how far a job has got."""
+
+    def progress(self, generation_id: str) -> JobProgress | None: ...

@@ -99,6 +99,18 @@ class AudioUpload:
 
 
 @dataclass(frozen=True, slots=True)
+class JobProgress:
+    """How far a running job has got, in seconds of audio."""
+
+    done: float
+    total: float
+
+    @property
+    def share(self) -> float:
+        return min(1.0, self.done / self.total) if self.total > 0 else 0.0
+
+
+@dataclass(frozen=True, slots=True)
 class JobRequest:
     """What a backend needs to start a transcription job."""
 

@@ -3,7 +3,7 @@
 Telegram's limits for one bot (https://core.telegram.org/bots/faq#my-bot-is-hitting-limits):
 about 30 messages a second overall, one a second in one chat (it allows short bursts), and 20 a
 minute in one group. Each is a sliding window here: at most `count` requests in any `period`
-seconds.
+seconds (see FloodLimits).
 
 Requests wait in one lane per chat, best first: interactive answers (a reply to a command, a
 refusal) before bulk traffic (status messages, transcripts), then in arrival order. A lane whose
@@ -47,7 +47,9 @@ class Window:
 
 @dataclass(frozen=True, slots=True)
 class FloodLimits:
-    overall: Window = Window(30, 1.0)
+    # 30 a second, two per 1/15 s: evenly, so that a late timer can catch up by one, while the
+    # jitter on the way cannot bunch a burst into more than 30 in a second at Telegram's end.
+    overall: Window = Window(2, 1 / 15)
     # One a second, with bursts of three: a status message, its edit and a second part.
     chat: Window = Window(3, 3.0)
     group: Window = Window(20, 60.0)
@@ -82,7 +84,7 @@ class SlidingWindow:
 class Ticket:
     """One request waiting in a lane. `payload` is the caller's (a future, in the limiter)."""
 
-    __slots__ = ("cancelled", "lane", "payload", "seq", "traffic")
+    __slots__ = ("cancelled", "lane", "payload", "seq", "taken", "traffic")
 
     def __init__(self, traffic: Traffic, seq: int, lane: _Lane, payload: object) -> None:
         self.traffic = traffic
@@ -90,6 +92,7 @@ class Ticket:
         self.lane = lane
         self.payload = payload
         self.cancelled = False
+        self.taken = False  # handed out by take_due
 
 
 class _State(Enum):
@@ -168,8 +171,9 @@ class FloodSchedule:
         return ticket
 
     def cancel(self, ticket: Ticket) -> None:
-        """The caller gave up waiting: the ticket is dropped when it reaches the front."""
-        if not ticket.cancelled:
+        """The caller gave up waiting: the ticket is dropped when it reaches the front. Too late
+        once it was taken: its slot is spent."""
+        if not ticket.cancelled and not ticket.taken:
             ticket.cancelled = True
             self._waiting -= 1
 
@@ -198,6 +202,7 @@ class FloodSchedule:
                 self._overall.record(now)
                 lane.record(now)
                 self._waiting -= 1
+                ticket.taken = True
                 due.append(ticket)
             heapq.heappop(self._ready)
             heapq.heappop(lane.waiting)

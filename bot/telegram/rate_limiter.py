@@ -23,13 +23,13 @@ from __future__ import annotations
 import asyncio
 import time
 from collections.abc import Callable, Coroutine
-from datetime import timedelta
 from typing import Any
 
 from telegram.error import RetryAfter
 from telegram.ext import BaseRateLimiter
 
 from bot.telegram.flood_schedule import FloodLimits, FloodSchedule, Ticket, Traffic
+from bot.telegram.outcomes import classify
 
 Result = bool | dict[str, Any] | list[dict[str, Any]]
 Callback = Callable[..., Coroutine[Any, Any, Result]]
@@ -45,11 +45,6 @@ def chat_of(data: dict[str, Any]) -> int | str | None:
         return int(chat_id)
     except (TypeError, ValueError):
         return str(chat_id)
-
-
-def _retry_after_seconds(error: RetryAfter) -> float:
-    value = error.retry_after
-    return value.total_seconds() if isinstance(value, timedelta) else float(value)
 
 
 class PriorityRateLimiter(BaseRateLimiter[Traffic]):
@@ -93,7 +88,7 @@ class PriorityRateLimiter(BaseRateLimiter[Traffic]):
         try:
             return await callback(*args, **kwargs)
         except RetryAfter as error:
-            self._pause(_retry_after_seconds(error))
+            self._pause(classify(error).retry_after or 0.0)
             raise
 
     async def _unpaused(self) -> None:

@@ -90,19 +90,43 @@ def words_shown(text: str | None, marker: str) -> Counter[int]:
     return Counter(int(place) for name, place in _WORD_RE.findall(text) if name == marker)
 
 
-def note_bytes(marker: str, seconds: int, word_chars: int = 0) -> bytes:
-    """A valid Ogg Opus stream lasting `seconds`, with the note's header in its audio packet."""
+def note_bytes(marker: str, seconds: int, word_chars: int = 0, size: int = 0) -> bytes:
+    """A valid Ogg Opus stream lasting `seconds`, with the note's header in its audio packet.
+
+    size: pad it to at least this many bytes (a 20 MB note for the memory benchmark) with
+    pages of zeros before the last one, whose granule position still gives the duration.
+    """
     head = b"OpusHead" + struct.pack("<BBHIhB", 1, 1, _PRE_SKIP, _OPUS_RATE, 0, 0)
     tags = b"OpusTags" + struct.pack("<I", 5) + b"chaos" + struct.pack("<I", 0)
     packet = f"{marker};seconds={seconds};chars={word_chars};".encode().ljust(200, b"\0")
     granule = _PRE_SKIP + seconds * _OPUS_RATE
+    padding = _padding_pages(size - 600, first_sequence=2) if size > 600 else []
     return b"".join(
         (
             _ogg_page(head, granule=0, sequence=0, flags=0x02),
             _ogg_page(tags, granule=0, sequence=1, flags=0x00),
-            _ogg_page(packet, granule=granule, sequence=2, flags=0x04),
+            *padding,
+            _ogg_page(packet, granule=granule, sequence=2 + len(padding), flags=0x04),
         )
     )
+
+
+_PAD_BODY = 255 * 255  # the most one page holds: 255 segments of 255 bytes
+
+
+def _padding_pages(size: int, *, first_sequence: int) -> list[bytes]:
+    """Pages of zeros, about `size` bytes in all. No packet ends on them (granule -1), and
+    their CRC is left 0: computing it in Python for megabytes would take seconds, and no
+    reader of these notes checks it (the bot reads the first and the last page only)."""
+    table = bytes([255] * 255)
+    body = bytes(_PAD_BODY)
+    pages: list[bytes] = []
+    for index in range(max(1, size // (_PAD_BODY + 282))):
+        header = struct.pack(
+            "<4sBBqIIIB", b"OggS", 0, 0, -1, _SERIAL, first_sequence + index, 0, 255
+        )
+        pages.append(header + table + body)
+    return pages
 
 
 def _ogg_page(body: bytes, *, granule: int, sequence: int, flags: int) -> bytes:

@@ -13,8 +13,11 @@ API. Every control request and answer is JSON:
   voice notes from `users` users in their private chats, round robin; each note's file is
   registered for getFile and download. A `share` of the notes are long: `seconds` long, their
   words padded to one of `word_chars` (so their transcripts fill several messages or a file).
+  ``"bytes": N`` pads every note's file to about N bytes (the memory benchmark's 20 MB notes).
   Answers ``{"notes": [Note...]}`` (tests/fakes/notes.py).
 - ``POST /raw_update`` ``{"update": {...}}``: queue any update as is.
+- ``POST /text`` ``{"chat_id", "text"}``: a text message (a command gets its entity) from the
+  user of that private chat, who is created if new.
 - ``POST /telegram/faults`` ``{"clear": bool, "rates": [{"method", "kind", "probability",
   "status"?, "retry_after"?, "seconds"?}], "next": [{"method", "kind", "count"?, ...}]}``.
 - ``POST /telegram/outage`` ``{"seconds", "refuse"?}``.
@@ -93,6 +96,7 @@ class FakesServer:
         routes: list[tuple[str, str, Handler]] = [
             ("POST", "/notes", self.push_notes),
             ("POST", "/raw_update", self.push_raw_update),
+            ("POST", "/text", self.push_text),
             ("POST", "/telegram/faults", self.telegram_faults),
             ("POST", "/telegram/outage", self.telegram_outage),
             ("POST", "/stt/faults", self.stt_faults),
@@ -146,6 +150,7 @@ class FakesServer:
         low, high = (int(x) for x in body.get("durations", [1, 5]))
         delay_low, delay_high = (float(x) for x in body.get("stt_delays", [0.2, 1.0]))
         long: JSON = body.get("long") or {"share": 0.0}
+        size = int(body.get("bytes", 0))  # pad each note's file to this size (0: as small)
         pushed = []
         for _ in range(count):
             index = len(self.notes)
@@ -157,7 +162,7 @@ class FakesServer:
                 word_chars = int(self._random.choice(long["word_chars"]))
             stt_delay = round(self._random.uniform(delay_low, delay_high), 3)
             message = self.telegram.push_voice(
-                user_id, note_bytes(marker, seconds, word_chars), duration=seconds
+                user_id, note_bytes(marker, seconds, word_chars, size), duration=seconds
             )
             note = Note(
                 marker, user_id, user_id, message["message_id"], seconds, stt_delay, word_chars
@@ -166,6 +171,11 @@ class FakesServer:
             self._by_marker[marker] = note
             pushed.append(note.to_json())
         return web.json_response({"notes": pushed})
+
+    async def push_text(self, request: web.Request) -> web.Response:
+        body = await _json(request)
+        message = self.telegram.push_text(int(body["chat_id"]), str(body["text"]))
+        return web.json_response({"message": message})
 
     async def push_raw_update(self, request: web.Request) -> web.Response:
         body = await _json(request)

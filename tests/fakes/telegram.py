@@ -49,6 +49,7 @@ import re
 import time
 from collections.abc import Awaitable, Callable
 from dataclasses import dataclass, field
+from pathlib import Path
 from typing import Any, Final, TypedDict, TypeVar, Unpack
 
 from aiohttp import web
@@ -65,6 +66,7 @@ DEFAULT_TOKEN: Final = "123456789:TEST-fake-bot-token"
 DOWNLOAD: Final = "fileDownload"
 MAX_DOWNLOAD_SIZE: Final = 20_000_000  # getFile refuses bigger files (Bot API docs: "20MB")
 MAX_UPLOAD_SIZE: Final = 50_000_000
+LOCAL_MAX_FILE_SIZE: Final = 2_000_000_000  # what a --local server hands bots
 MAX_TEXT_LENGTH: Final = 4096
 MAX_CAPTION_LENGTH: Final = 1024
 MAX_CALLBACK_DATA_BYTES: Final = 64
@@ -233,6 +235,14 @@ class UploadedFile:
     filename: str
     data: bytes
     content_type: str
+
+
+@dataclass(frozen=True)
+class LocalMode:
+    """How getFile answers in local mode (FakeTelegram.enable_local_mode)."""
+
+    directory: Path
+    on_this_disk: bool = True
 
 
 @dataclass
@@ -467,6 +477,7 @@ class FakeTelegram:
         self.files: dict[str, StoredFile] = {}  # by file_id
         self.callback_answers: dict[str, JSON] = {}  # callback_query_id -> answer params
         self.blocked_chats: set[int] = set()
+        self.local_mode: LocalMode | None = None  # see enable_local_mode
 
         self._url: str | None = None
         self._runner: web.AppRunner | None = None
@@ -1604,6 +1615,36 @@ class FakeTelegram:
 
     # ---------------------------------------------------------------- end of webhook mode
 
+    # ---------------------------------------------------------------- local mode (own block)
+    # A telegram-bot-api server started with --local: getFile names each file by its absolute
+    # path on the server's disk (under <dir>/<token>/, as the real one does) and files of up to
+    # 2 GB come through. The bot must read them there; the download route is not the way.
+
+    def enable_local_mode(self, directory: Path, *, on_this_disk: bool = True) -> None:
+        """From now on getFile answers like a local-mode server whose working directory is
+        `directory`. on_this_disk=False: the paths name a directory this machine lacks (a
+        server whose disk is not shared with the bot)."""
+        self.local_mode = LocalMode(directory, on_this_disk)
+
+    def _local_file(self, stored: StoredFile, mode: LocalMode) -> JSON:
+        if stored.file_size > LOCAL_MAX_FILE_SIZE:
+            raise bad_request("file is too big")
+        path = mode.directory / self.token / stored.file_path
+        if mode.on_this_disk:
+            if not path.exists():
+                path.parent.mkdir(parents=True, exist_ok=True)
+                path.write_bytes(stored.data)
+        else:
+            path = Path("/nonexistent-bot-api-dir") / self.token / stored.file_path
+        return {
+            "file_id": stored.file_id,
+            "file_unique_id": stored.file_unique_id,
+            "file_size": stored.file_size,
+            "file_path": str(path),
+        }
+
+    # ---------------------------------------------------------------- end of local mode
+
     async def _get_updates(self, params: _Params) -> list[JSON]:
         if self.webhook.active:
             raise ApiError(409, WEBHOOK_CONFLICT)
@@ -1634,6 +1675,8 @@ class FakeTelegram:
         stored = self.files.get(params.get_str("file_id") or "")
         if stored is None:
             raise bad_request("invalid file_id")
+        if self.local_mode is not None:
+            return self._local_file(stored, self.local_mode)
         if stored.file_size > MAX_DOWNLOAD_SIZE:
             raise bad_request("file is too big")
         return {
