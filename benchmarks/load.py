@@ -32,6 +32,8 @@ Scenarios (one function each, listed in SCENARIOS: add one the same way):
   that delivery takes seconds, not 6 minutes: peak RSS, event-loop lag (sampled from the bot's
   /healthz when it has one), a /start's answer, and whether every note is delivered. Not run
   against --before: at 30 messages a second, 3 per note, that checkout needs 17 minutes.
+- big_notes: 50 notes of 20 MB at once (10), against a quick API: the rise of the bot's peak RSS
+  (VmHWM) over its idle RSS while it downloads, measures and uploads them.
 """
 
 from __future__ import annotations
@@ -313,8 +315,10 @@ class Run:
         *,
         durations: tuple[int, int] = (1, 5),
         stt_delays: tuple[float, float] = (0.2, 1.0),
+        size: int = 0,
     ) -> list[JSON]:
-        """`count` voice notes, each from a user of its own (so no chat limit applies)."""
+        """`count` voice notes, each from a user of its own (so no chat limit applies); `size`:
+        each note's file padded to about that many bytes."""
         first = 500_001 + len(self.notes)
         answer = await self.fakes.post(
             "/notes",
@@ -324,6 +328,7 @@ class Run:
                 "first_user": first,
                 "durations": list(durations),
                 "stt_delays": list(stt_delays),
+                "bytes": size,
             },
         )
         notes: list[JSON] = answer["notes"]
@@ -525,6 +530,27 @@ async def inflight(run: Run) -> list[Figure]:
     ]
 
 
+async def big_notes(run: Run) -> list[Figure]:
+    """50 notes of 20 MB at once (10 with --small): how far the bot's peak RSS rises over its
+    idle RSS while it downloads, measures and uploads them (issue 11: each file was held in
+    memory whole, at least twice)."""
+    count = 10 if run.small else 50
+    bot = await run.start_bot()
+    await asyncio.sleep(1.0)  # start-up work done
+    idle, _ = bot.memory_mb()
+    await run.push_notes(count, durations=(60, 300), stt_delays=(0.5, 2.0), size=20_000_000)
+    await run.wait_settled(900)
+    settled = (await run.progress())["settled"]
+    _, peak = bot.memory_mb()  # VmHWM: the peak of the whole run, however brief
+    label = f"{count} notes of 20 MB at once:"
+    return [
+        Figure(f"{label} rise in peak RSS over idle", peak - idle, "MB", "≤ 100 MB"),
+        Figure(f"{label} idle RSS", idle, "MB"),
+        Figure(f"{label} peak RSS", peak, "MB"),
+        Figure(f"{label} delivered", 100 * settled / count, "%", "100 %"),
+    ]
+
+
 async def sample_loop_lag(port: int, lags: list[float]) -> None:
     """The bot's own measure of one event-loop turn, from its /healthz, five times a second."""
     async with aiohttp.ClientSession(timeout=aiohttp.ClientTimeout(total=10)) as session:
@@ -550,6 +576,7 @@ SCENARIOS = [
     Scenario("throughput", throughput),
     Scenario("cpu", cpu),
     Scenario("inflight", inflight, runs_before=False),
+    Scenario("big_notes", big_notes),
 ]
 
 

@@ -14,6 +14,7 @@ from bot.config.settings import Settings
 from bot.retry import RetryPolicy
 from bot.stt.schedule import PollSchedule, ScheduleConfig
 from bot.telegram.flood_schedule import FloodLimits, Window
+from tests.fakes.llm import FakeLlm
 from tests.fakes.openai import FakeOpenAi
 from tests.fakes.stt import FakeStt
 from tests.fakes.telegram import FakeTelegram
@@ -25,6 +26,7 @@ os.environ.setdefault("PTB_TIMEDELTA", "true")
 BOT_TOKEN = "123456789:AAHdqTcvCH1vGWJxfSeofSAs0K5PALDsaw1"
 API_KEY = "aiml-test-key-5f1e0c9a7b3d4e2f8a6c"
 OPENAI_KEY = "sk-test-openai-9c2e7a41b5d3f806"
+LLM_KEY = "sk-test-llm-4d7b1e93a0c25f68"
 
 # Jobs in tests finish within milliseconds: poll soon and often, retry quickly.
 FAST_SCHEDULE = ScheduleConfig(
@@ -56,6 +58,18 @@ async def openai() -> AsyncIterator[FakeOpenAi]:
     """An OpenAI-compatible transcription server (tests/fakes/openai.py), keyed OPENAI_KEY."""
     async with FakeOpenAi(api_key=OPENAI_KEY) as fake:
         yield fake
+
+
+@pytest.fixture
+async def llm() -> AsyncIterator[FakeLlm]:
+    """An OpenAI-compatible chat server (tests/fakes/llm.py), keyed LLM_KEY: point the bot at
+    it with `settings_for(**llm_environment(llm))`."""
+    async with FakeLlm(api_key=LLM_KEY) as fake:
+        yield fake
+
+
+def llm_environment(llm: FakeLlm, model: str = "test-chat-model") -> dict[str, str]:
+    return {"LLM_MODEL": model, "LLM_BASE_URL": llm.url, "LLM_API_KEY": LLM_KEY}
 
 
 def bot_environment(telegram: FakeTelegram, stt: FakeStt, database: Path) -> dict[str, str]:
@@ -97,6 +111,7 @@ def running_bot() -> BotFactory:
     def build(settings: Settings, **options: Any) -> BotRuntime:
         options.setdefault("schedule", PollSchedule(FAST_SCHEDULE))
         options.setdefault("stt_retry", FAST_RETRY)
+        options.setdefault("llm_retry", FAST_RETRY)
         options.setdefault("telegram_retry", FAST_TELEGRAM_RETRY)
         # The fake has no per-chat flood limit, and tests send a chat dozens of messages a
         # second; tests/test_rate_limiter.py holds the bot to Telegram's.

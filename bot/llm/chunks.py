@@ -27,31 +27,34 @@ def split_text(text: str, max_tokens: int) -> list[str]:
         raise ValueError("max_tokens must be at least 1")
     pieces: list[str] = []
     current = ""
-    for sentence in _units(text, max_tokens):
-        joined = f"{current} {sentence}" if current else sentence
+    for glue, unit in _units(text, max_tokens):
+        joined = f"{current}{glue}{unit}" if current else unit
         if estimate_tokens(joined) <= max_tokens:
             current = joined
             continue
         if current:
             pieces.append(current)
-        current = sentence
+        current = unit
     if current:
         pieces.append(current)
     return pieces
 
 
-def _units(text: str, max_tokens: int) -> list[str]:
-    """Sentences, each cut further into words or characters when alone it is too long."""
-    units: list[str] = []
+def _units(text: str, max_tokens: int) -> list[tuple[str, str]]:
+    """(what joins it to the one before, unit): sentences, each cut further into words, or
+    into runs of characters, when alone it is too long."""
+    units: list[tuple[str, str]] = []
     for sentence in _SENTENCE_END.split(text.strip()):
         sentence = sentence.strip()
         if not sentence:
             continue
         if estimate_tokens(sentence) <= max_tokens:
-            units.append(sentence)
+            units.append((" ", sentence))
             continue
         for word in sentence.split():
-            units.extend(_cut(word, max_tokens))
+            runs = _cut(word, max_tokens)
+            units.append((" ", runs[0]))
+            units.extend(("", run) for run in runs[1:])  # a word cut: no space inside it
     return units
 
 
