@@ -30,10 +30,12 @@ from bot.pipeline.status_policy import StatusPolicy
 from bot.pipeline.supervisor import TaskSupervisor
 from bot.pipeline.temp_files import TempFiles
 from bot.pipeline.transcription import TranscriptionService
+from bot.policy.interface_language import DEFAULT_LOCALE, INTERFACE_LOCALES, InterfaceLanguages
 from bot.policy.preferences import PreferencesService
 from bot.policy.users import UserService
-from bot.presentation import texts
+from bot.presentation.i18n import ENGLISH, translator
 from bot.presentation.keyboards import redo_button
+from bot.presentation.replies import command_menu
 from bot.redaction import Redactor
 from bot.retry import RetryPolicy
 from bot.services import Services
@@ -53,6 +55,7 @@ from handlers import register_handlers
 from handlers.context import BotContext, BotData
 from storage.clock import Clock, utc_now
 from storage.db import Database
+from storage.groups import GroupSettingsRepository
 from storage.health import Heartbeat
 from storage.inbox import InboxRepository
 from storage.jobs import JobRepository
@@ -277,8 +280,9 @@ class BotRuntime:
         )
         supervisor = TaskSupervisor(settings.max_concurrent_transfers)
         self.backend = self._make_backend(self._session, supervisor)
+        stored_preferences = PreferenceRepository(self._database)
         preferences = PreferencesService(
-            PreferenceRepository(self._database),
+            stored_preferences,
             default_model=settings.default_model,
             allowed_models=settings.allowed_models,
             models=settings.offered_models,
@@ -347,6 +351,9 @@ class BotRuntime:
             summaries=summaries.summaries,
             group_summaries=summaries.group_summaries,
             gateway=gateway,
+            languages=InterfaceLanguages(
+                stored_preferences, GroupSettingsRepository(self._database, self.clock), users
+            ),
         )
         application.bot_data.services = self.services
         self.intake = UpdateIntake(
@@ -355,12 +362,23 @@ class BotRuntime:
             on_event=self.metrics.inbox_event,
         )
         self._start_retention(self._database)
-        commands = texts.COMMAND_DESCRIPTIONS
-        if policies.payments.enabled:
-            commands += texts.PAYMENT_COMMAND_DESCRIPTIONS
-        await application.bot.set_my_commands(
-            [BotCommand(name, description) for name, description in commands]
-        )
+        await self._set_commands(application, payments=policies.payments.enabled)
+
+    async def _set_commands(self, application: BotApplication, *, payments: bool) -> None:
+        """The command menu in each interface language, which Telegram shows to each user in
+        theirs, and in English for everyone else (no language_code)."""
+        bot = application.bot
+        english = command_menu(ENGLISH, payments=payments)
+        await bot.set_my_commands([BotCommand(name, text) for name, text in english])
+        for locale in INTERFACE_LOCALES:
+            if locale == DEFAULT_LOCALE:
+                continue
+            menu = command_menu(translator(locale), payments=payments)
+            await bot.set_my_commands(
+                [BotCommand(name, text) for name, text in menu],
+                # Telegram takes a two-letter code only: Brazilian Portuguese is "pt".
+                language_code=locale.split("_")[0],
+            )
 
     def _start_retention(self, database: Database) -> None:
         """Sweep now and every so often: what the README says is deleted, is (retention.py)."""

@@ -12,6 +12,7 @@ from bot.policy.access import AccessService
 from bot.policy.account import AccountService
 from bot.policy.admin import AdminService
 from bot.policy.groups import GroupService
+from bot.policy.interface_language import InterfaceLanguages
 from bot.policy.payments import PaymentService
 from bot.policy.preferences import PreferencesService
 from bot.policy.quota import QuotaService
@@ -36,3 +37,4 @@ class Services:
     summaries: SummaryService  # Summary and Translate under transcripts
     group_summaries: GroupSummaries  # /groupsummary
     gateway: ChatGateway  # for the few sends a handler makes besides its reply
+    languages: InterfaceLanguages  # the language to answer someone in (their interface's)

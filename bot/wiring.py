@@ -39,6 +39,7 @@ from storage.forget import ForgetRepository
 from storage.groups import GroupSettingsRepository
 from storage.jobs import JobRepository
 from storage.payments import PaymentRepository
+from storage.preferences import PreferenceRepository
 from storage.quota import QuotaLedger
 from storage.spend import SpendRepository
 from storage.stats import StatsRepository
@@ -183,7 +184,9 @@ def build_summaries(
         jobs=jobs,
         delivery=delivery,
         supervisor=supervisor,
-        interface_language=InterfaceLanguages(users).for_chat,
+        interface_language=InterfaceLanguages(
+            PreferenceRepository(database), GroupSettingsRepository(database, clock), users
+        ).for_chat,
         min_words=settings.summary_min_words,
         clock=clock,
     )

@@ -8,7 +8,9 @@ from telegram import InlineKeyboardButton, InlineKeyboardMarkup, Update
 from telegram.ext import BaseHandler, CallbackQueryHandler, CommandHandler, filters
 
 from bot.presentation import replies, texts
+from bot.presentation.i18n import Translator
 from handlers.context import BotContext
+from handlers.locale import translator_of
 from handlers.senders import requester_id
 
 # forget:<yes|no>:<user id>: the id makes sure only the person who asked can confirm.
@@ -22,16 +24,19 @@ async def on_usage(update: Update, context: BotContext) -> None:
     # Sent on behalf of a chat: that chat pays for its recordings, so show the chat's usage.
     payer = requester_id(message)
     view = await context.services.account.usage(message.chat_id if payer is None else payer)
+    tr = await translator_of(update, context)
     await message.reply_text(
-        replies.usage(view.quota, view.model, admin=view.admin, show_balance=view.show_balance)
+        replies.usage(
+            tr, view.quota, view.model, admin=view.admin, show_balance=view.show_balance
+        )
     )
 
 
-async def _keeps_payments(context: BotContext, user_id: int, text: str) -> str:
+async def _keeps_payments(context: BotContext, tr: Translator, user_id: int, text: str) -> str:
     # Payment records outlive /forget (the law requires them): say so wherever they exist.
     if await context.services.account.payments_shown(user_id):
-        return text + texts.FORGET_KEEPS_PAYMENTS
-    return text
+        return tr(text) + tr(texts.FORGET_KEEPS_PAYMENTS)
+    return tr(text)
 
 
 async def on_forget(update: Update, context: BotContext) -> None:
@@ -39,16 +44,17 @@ async def on_forget(update: Update, context: BotContext) -> None:
     user_id = None if message is None else requester_id(message)
     if message is None or user_id is None:
         return
+    tr = await translator_of(update, context)
     keyboard = InlineKeyboardMarkup(
         [
             [
-                InlineKeyboardButton(texts.FORGET_YES, callback_data=f"forget:yes:{user_id}"),
-                InlineKeyboardButton(texts.FORGET_NO, callback_data=f"forget:no:{user_id}"),
+                InlineKeyboardButton(tr(texts.FORGET_YES), callback_data=f"forget:yes:{user_id}"),
+                InlineKeyboardButton(tr(texts.FORGET_NO), callback_data=f"forget:no:{user_id}"),
             ]
         ]
     )
     await message.reply_text(
-        await _keeps_payments(context, user_id, texts.FORGET_CONFIRM), reply_markup=keyboard
+        await _keeps_payments(context, tr, user_id, texts.FORGET_CONFIRM), reply_markup=keyboard
     )
 
 
@@ -61,15 +67,18 @@ async def on_forget_answer(update: Update, context: BotContext) -> None:
         await query.answer()
         return
     answer, owner = match.group(1), int(match.group(2))
+    # Asked before the data goes: the confirmation is in the language the question was in.
+    tr = await translator_of(update, context)
     if query.from_user.id != owner:
-        await query.answer(texts.FORGET_NOT_YOURS)
+        await query.answer(tr(texts.FORGET_NOT_YOURS))
         return
     await query.answer()
     if answer == "yes":
         await context.services.account.forget(owner)
-        await query.edit_message_text(await _keeps_payments(context, owner, texts.FORGET_DONE))
+        done = await _keeps_payments(context, tr, owner, texts.FORGET_DONE)
+        await query.edit_message_text(done)
     else:
-        await query.edit_message_text(texts.FORGET_CANCELLED)
+        await query.edit_message_text(tr(texts.FORGET_CANCELLED))
 
 
 def account_handlers() -> list[BaseHandler[Update, BotContext, None]]:

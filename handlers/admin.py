@@ -17,6 +17,7 @@ from telegram.ext import BaseHandler, CommandHandler, filters
 
 from bot.policy.payments import RefundOutcome
 from bot.presentation import replies, texts
+from bot.presentation.i18n import translator
 from bot.presentation.inputs import echo, parse_count, parse_id
 from bot.telegram.gateway import GatewayError
 from handlers.context import BotContext, BotData
@@ -120,9 +121,11 @@ async def _tell_refunded(context: BotContext, outcome: RefundOutcome) -> None:
     if record is None:
         return
     balance = await context.services.payments.balance(record.user_id)
+    # The user's language, not the admin's: it is their private chat.
+    tr = translator(await context.services.languages.locale_for(record.user_id))
     try:
         await context.services.gateway.send_text(
-            record.user_id, replies.refund_received(record, balance), reply_to=None
+            record.user_id, replies.refund_received(tr, record, balance), reply_to=None
         )
     except (TelegramError, GatewayError) as error:
         log.info("the user of a refunded payment was not told: %s", type(error).__name__)

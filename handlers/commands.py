@@ -7,25 +7,29 @@ from telegram.ext import BaseHandler, CommandHandler, MessageHandler, filters
 
 from bot.presentation import texts
 from handlers.context import BotContext
+from handlers.locale import translator_of
 
 
 async def on_start(update: Update, context: BotContext) -> None:
     if update.effective_message is not None:
-        await update.effective_message.reply_text(texts.START)
+        tr = await translator_of(update, context)
+        await update.effective_message.reply_text(tr(texts.START))
 
 
 async def on_help(update: Update, context: BotContext) -> None:
     if update.effective_message is not None:
+        tr = await translator_of(update, context)
         max_mb = context.services.settings.max_file_bytes / 1e6
-        text = texts.HELP.format(max_mb=f"{max_mb:g}")
+        text = tr.render(texts.HELP, max_mb=tr.number(max_mb))
         if context.services.payments.enabled:
-            text += texts.HELP_PAYMENTS
+            text += tr(texts.HELP_PAYMENTS)
         await update.effective_message.reply_text(text)
 
 
 async def on_private_text(update: Update, context: BotContext) -> None:
     if update.effective_message is not None:
-        await update.effective_message.reply_text(texts.TEXT_HINT)
+        tr = await translator_of(update, context)
+        await update.effective_message.reply_text(tr(texts.TEXT_HINT))
 
 
 def command_handlers() -> list[BaseHandler[Update, BotContext, None]]:

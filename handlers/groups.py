@@ -1,4 +1,5 @@
-"""Groups: /groupmode, and transcription on request (/transcribe or a mention, as a reply).
+"""Groups: /groupmode, /grouplanguage, and transcription on request (/transcribe or a
+mention, as a reply).
 
 A request is a reply to the recording. With privacy mode on, Telegram still delivers
 "/transcribe" (a command) to the bot, and the recording comes along in reply_to_message: this
@@ -10,13 +11,15 @@ from __future__ import annotations
 
 from telegram import Message, MessageEntity, Update
 from telegram.constants import ChatType
-from telegram.ext import BaseHandler, CommandHandler, MessageHandler, filters
+from telegram.ext import BaseHandler, CallbackQueryHandler, CommandHandler, MessageHandler, filters
 
 from bot.pipeline.media import Origin
 from bot.policy.groups import GroupMode
-from bot.presentation import texts
+from bot.presentation import keyboards, texts
 from handlers.context import BotContext
+from handlers.locale import locale_of, translator_of
 from handlers.media import media_from_message
+from handlers.menus import edit_menu, reply_menu
 from handlers.senders import is_from_a_bot, requester_id, sender_chat_id
 
 
@@ -24,15 +27,16 @@ async def on_groupmode(update: Update, context: BotContext) -> None:
     message = update.effective_message
     if message is None:
         return
+    tr = await translator_of(update, context)
     if message.chat.type == ChatType.PRIVATE:
-        await message.reply_text(texts.GROUP_MODE_PRIVATE)
+        await message.reply_text(tr(texts.GROUP_MODE_PRIVATE))
         return
     groups = context.services.groups
     requested = (context.args or [""])[0].lower()
     if requested not in tuple(GroupMode):
         current = await groups.mode(message.chat_id)
         await message.reply_text(
-            texts.GROUP_MODES_HELP.format(mode=texts.GROUP_MODE_NAMES[current])
+            tr.render(texts.GROUP_MODES_HELP, mode=tr(texts.GROUP_MODE_NAMES[current]))
         )
         return
     change = await groups.set_mode(
@@ -42,13 +46,50 @@ async def on_groupmode(update: Update, context: BotContext) -> None:
         sender_chat_id=sender_chat_id(message),
     )
     if not change.allowed:
-        await message.reply_text(texts.GROUP_MODE_NOT_ADMIN)
+        await message.reply_text(tr(texts.GROUP_MODE_NOT_ADMIN))
         return
-    text = texts.GROUP_MODE_SET.format(mode=texts.GROUP_MODE_NAMES[change.mode])
-    await message.reply_text(text + texts.GROUP_MODE_BLIND if change.blind else text)
+    text = tr.render(texts.GROUP_MODE_SET, mode=tr(texts.GROUP_MODE_NAMES[change.mode]))
+    await message.reply_text(text + tr(texts.GROUP_MODE_BLIND) if change.blind else text)
 
 
-async def _transcribe_reply_target(message: Message, context: BotContext) -> bool:
+async def on_grouplanguage(update: Update, context: BotContext) -> None:
+    """The language the bot speaks in a group: its admins choose one, or each member's own."""
+    message = update.effective_message
+    if message is None:
+        return
+    tr = await translator_of(update, context)
+    if message.chat.type == ChatType.PRIVATE:
+        await message.reply_text(tr(texts.GROUP_LANGUAGE_PRIVATE))
+        return
+    chosen = await context.services.languages.of_group(message.chat_id)
+    menu = keyboards.group_language_menu(tr, chosen)
+    await reply_menu(message, menu.text, menu.buttons)
+
+
+async def on_group_language_chosen(update: Update, context: BotContext) -> None:
+    query = update.callback_query
+    if query is None or query.data is None or query.message is None:
+        return
+    parsed = keyboards.parse_group_language(query.data)
+    if parsed is None or query.message.chat.type == ChatType.PRIVATE:
+        await query.answer()
+        return
+    chat_id = query.message.chat.id
+    allowed = await context.services.groups.set_language(
+        chat_id, parsed.locale, user_id=query.from_user.id, sender_chat_id=None
+    )
+    # Answered in the group's language as it now is.
+    tr = await translator_of(update, context)
+    if not allowed:
+        await query.answer(tr(texts.GROUP_MODE_NOT_ADMIN), show_alert=True)
+        return
+    label = keyboards.group_language_label(tr, parsed.locale)
+    await query.answer(tr.render(texts.GROUP_LANGUAGE_SET, language=label))
+    menu = keyboards.group_language_menu(tr, parsed.locale)
+    await edit_menu(query, menu.text, menu.buttons)
+
+
+async def _transcribe_reply_target(update: Update, message: Message, context: BotContext) -> bool:
     """Transcribe the recording `message` replies to. False when it replies to none."""
     target = message.reply_to_message
     media = None if target is None else media_from_message(target)
@@ -57,7 +98,8 @@ async def _transcribe_reply_target(message: Message, context: BotContext) -> boo
     if message.chat.type != ChatType.PRIVATE and not await context.services.groups.answers_requests(
         message.chat_id
     ):
-        await message.reply_text(texts.GROUP_OFF)
+        tr = await translator_of(update, context)
+        await message.reply_text(tr(texts.GROUP_OFF))
         return True
     origin = Origin(
         chat_id=message.chat_id, chat_type=message.chat.type, message_id=target.message_id
@@ -68,6 +110,7 @@ async def _transcribe_reply_target(message: Message, context: BotContext) -> boo
         origin,
         requester_id(message),
         media,
+        locale=await locale_of(update, context),
         dedupe_key=f"ask:{message.chat_id}:{message.message_id}",
     )
     return True
@@ -77,8 +120,9 @@ async def on_transcribe(update: Update, context: BotContext) -> None:
     message = update.effective_message
     if message is None or is_from_a_bot(message):
         return
-    if not await _transcribe_reply_target(message, context):
-        await message.reply_text(texts.TRANSCRIBE_HINT)
+    if not await _transcribe_reply_target(update, message, context):
+        tr = await translator_of(update, context)
+        await message.reply_text(tr(texts.TRANSCRIBE_HINT))
 
 
 def mentions(message: Message, username: str | None) -> bool:
@@ -93,12 +137,16 @@ async def on_mention(update: Update, context: BotContext) -> None:
     message = update.effective_message
     if message is None or is_from_a_bot(message) or not mentions(message, context.bot.username):
         return
-    await _transcribe_reply_target(message, context)
+    await _transcribe_reply_target(update, message, context)
 
 
 def group_handlers() -> list[BaseHandler[Update, BotContext, None]]:
     return [
         CommandHandler("groupmode", on_groupmode, filters=filters.UpdateType.MESSAGE),
+        CommandHandler("grouplanguage", on_grouplanguage, filters=filters.UpdateType.MESSAGE),
+        CallbackQueryHandler(
+            on_group_language_chosen, pattern=f"^{keyboards.GROUP_LANGUAGE_PREFIX}"
+        ),
         CommandHandler("transcribe", on_transcribe, filters=filters.UpdateType.MESSAGE),
         MessageHandler(
             filters.UpdateType.MESSAGE

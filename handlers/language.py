@@ -9,6 +9,7 @@ from bot.presentation import keyboards, texts
 from bot.presentation.inputs import echo
 from bot.stt.languages import InvalidLanguageError, parse_language
 from handlers.context import BotContext
+from handlers.locale import translator_of
 from handlers.menus import edit_menu, reply_menu
 
 
@@ -17,17 +18,19 @@ async def on_language_command(update: Update, context: BotContext) -> None:
     if message is None or user is None:
         return
     preferences = context.services.preferences
+    tr = await translator_of(update, context)
     if context.args:
         typed = " ".join(context.args)
         try:
             language = parse_language(typed)
         except InvalidLanguageError:
-            await message.reply_text(texts.LANGUAGE_INVALID.format(raw=echo(typed)))
+            await message.reply_text(tr.render(texts.LANGUAGE_INVALID, raw=echo(typed)))
             return
         await preferences.set_language(user.id, language)
-        await message.reply_text(keyboards.language_set_text(await preferences.choice_for(user.id)))
+        choice = await preferences.choice_for(user.id)
+        await message.reply_text(keyboards.language_set_text(tr, choice))
         return
-    menu = keyboards.language_menu(await preferences.choice_for(user.id))
+    menu = keyboards.language_menu(tr, await preferences.choice_for(user.id))
     await reply_menu(message, menu.text, menu.buttons)
 
 
@@ -44,9 +47,11 @@ async def on_language_chosen(update: Update, context: BotContext) -> None:
     user_id = query.from_user.id
     await preferences.set_language(user_id, language)
     choice = await preferences.choice_for(user_id)
-    confirmation = keyboards.language_set_text(choice)
-    await query.answer(texts.LANGUAGE_SET.format(language=keyboards.language_label(language)))
-    menu = keyboards.language_menu(choice)
+    tr = await translator_of(update, context)
+    confirmation = keyboards.language_set_text(tr, choice)
+    label = keyboards.language_label(tr, language)
+    await query.answer(tr.render(texts.LANGUAGE_SET, language=label))
+    menu = keyboards.language_menu(tr, choice)
     await edit_menu(query, f"{confirmation}\n\n{menu.text}", menu.buttons)
 
 

@@ -11,6 +11,7 @@ from telegram.ext import BaseHandler, MessageHandler, filters
 from bot.pipeline.media import MediaKind, MediaRef, Origin
 from bot.presentation import texts
 from handlers.context import BotContext
+from handlers.locale import locale_of, translator_of
 from handlers.senders import is_from_a_bot, requester_id
 
 # New messages only: edits and channel posts of the same media must not start a second job.
@@ -77,12 +78,15 @@ async def on_media(update: Update, context: BotContext) -> None:
     origin = Origin(
         chat_id=message.chat_id, chat_type=message.chat.type, message_id=message.message_id
     )
-    await context.services.transcription.accept(origin, requester_id(message), media)
+    await context.services.transcription.accept(
+        origin, requester_id(message), media, locale=await locale_of(update, context)
+    )
 
 
 async def on_unsupported_document(update: Update, context: BotContext) -> None:
     if update.effective_message is not None:
-        await update.effective_message.reply_text(texts.UNSUPPORTED_FILE)
+        tr = await translator_of(update, context)
+        await update.effective_message.reply_text(tr(texts.UNSUPPORTED_FILE))
 
 
 def media_handlers() -> list[BaseHandler[Update, BotContext, None]]:

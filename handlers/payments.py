@@ -22,11 +22,14 @@ from telegram.ext import (
     filters,
 )
 
+from bot.policy.interface_language import negotiate
 from bot.policy.payments import CURRENCY
 from bot.presentation import replies, texts
+from bot.presentation.i18n import Translator, translator
 from bot.presentation.purchases import BUY_DATA, pack_buttons, parse_pack
 from bot.telegram.gateway import AmbiguousSendError, GatewayError, inline_markup
 from handlers.context import BotContext, BotData
+from handlers.locale import translator_of
 from handlers.senders import requester_id
 
 log = logging.getLogger(__name__)
@@ -48,13 +51,15 @@ class PaymentsOn(filters.MessageFilter):
         return services is not None and services.payments.enabled
 
 
-async def _send_menu(context: BotContext, chat_id: int, user_id: int, note: str = "") -> None:
+async def _send_menu(
+    context: BotContext, tr: Translator, chat_id: int, user_id: int, note: str = ""
+) -> None:
     payments = context.services.payments
-    text = replies.buy_menu(await payments.balance(user_id))
+    text = replies.buy_menu(tr, await payments.balance(user_id))
     await context.bot.send_message(
         chat_id,
         f"{note}\n\n{text}" if note else text,
-        reply_markup=inline_markup(pack_buttons(payments.packs)),
+        reply_markup=inline_markup(pack_buttons(tr, payments.packs)),
     )
 
 
@@ -63,10 +68,11 @@ async def on_buy(update: Update, context: BotContext) -> None:
     if message is None:
         return
     user_id = requester_id(message)
+    tr = await translator_of(update, context)
     if user_id is None:  # sent on behalf of a chat: a chat cannot own bought time
-        await message.reply_text(texts.BUY_FOR_A_PERSON)
+        await message.reply_text(tr(texts.BUY_FOR_A_PERSON))
         return
-    await _send_menu(context, message.chat_id, user_id)
+    await _send_menu(context, tr, message.chat_id, user_id)
 
 
 async def on_pack(update: Update, context: BotContext) -> None:
@@ -79,22 +85,23 @@ async def on_pack(update: Update, context: BotContext) -> None:
     chat_id = query.message.chat.id if query.message is not None else user_id
     pack = parse_pack(query.data)
     invoice = None if pack is None else await payments.invoice(user_id, pack)
+    tr = await translator_of(update, context)
     if invoice is None:
         if not payments.enabled:
-            await query.answer(texts.CHECKOUT_REFUSALS["payments_off"])
+            await query.answer(tr(texts.CHECKOUT_REFUSALS["payments_off"]))
             return
         # Sent before the operator changed the packs: show the ones on sale now.
-        await query.answer(texts.PACK_GONE)
-        await _send_menu(context, chat_id, user_id, texts.PACK_GONE)
+        await query.answer(tr(texts.PACK_GONE))
+        await _send_menu(context, tr, chat_id, user_id, tr(texts.PACK_GONE))
         return
     await query.answer()
     await context.bot.send_invoice(
         chat_id,
-        title=replies.invoice_title(invoice.pack),
-        description=replies.invoice_description(invoice.pack),
+        title=replies.invoice_title(tr, invoice.pack),
+        description=replies.invoice_description(tr, invoice.pack),
         payload=invoice.payload,
         currency=CURRENCY,
-        prices=[LabeledPrice(replies.invoice_label(invoice.pack), invoice.pack.stars)],
+        prices=[LabeledPrice(replies.invoice_label(tr, invoice.pack), invoice.pack.stars)],
         provider_token="",  # Telegram Stars need no payment provider
     )
 
@@ -104,18 +111,20 @@ async def on_pre_checkout(update: Update, context: BotContext) -> None:
     query = update.pre_checkout_query
     if query is None:
         return
+    # From the update alone, not the database: this answer must come, and within 10 s.
+    tr = translator(negotiate(query.from_user.language_code))
     try:
         refusal = await context.services.payments.checkout(
             query.from_user.id, query.invoice_payload, query.currency, query.total_amount
         )
     except Exception:
         # Refuse at once rather than let the user wait 10 s for a timeout; then report it.
-        await query.answer(ok=False, error_message=texts.CHECKOUT_REFUSALS["internal"])
+        await query.answer(ok=False, error_message=tr(texts.CHECKOUT_REFUSALS["internal"]))
         raise
     if refusal is None:
         await query.answer(ok=True)
     else:
-        await query.answer(ok=False, error_message=texts.CHECKOUT_REFUSALS[refusal])
+        await query.answer(ok=False, error_message=tr(texts.CHECKOUT_REFUSALS[refusal]))
 
 
 async def _tell(message: Message, text: str) -> None:
@@ -141,7 +150,8 @@ async def on_successful_payment(update: Update, context: BotContext) -> None:
     )
     # Seen before (a redelivery, or a replay after a crash): credited and thanked already.
     if credit.new:
-        await _tell(message, replies.payment_received(credit))
+        tr = await translator_of(update, context)
+        await _tell(message, replies.payment_received(tr, credit))
 
 
 async def on_refunded_payment(update: Update, context: BotContext) -> None:
@@ -157,9 +167,9 @@ async def on_refunded_payment(update: Update, context: BotContext) -> None:
         user_id, refund.telegram_payment_charge_id, refund.invoice_payload, refund.total_amount
     )
     if outcome.recorded_now and outcome.record is not None:
-        await _tell(
-            message, replies.refund_received(outcome.record, await payments.balance(user_id))
-        )
+        tr = await translator_of(update, context)
+        balance = await payments.balance(user_id)
+        await _tell(message, replies.refund_received(tr, outcome.record, balance))
 
 
 def _support_text(message: Message) -> str:
@@ -175,8 +185,9 @@ async def on_paysupport(update: Update, context: BotContext) -> None:
         return
     records = await context.services.payments.payments_of(user.id)
     question = _support_text(message)
+    tr = await translator_of(update, context)
     if not question:
-        await message.reply_text(replies.paysupport(records))
+        await message.reply_text(replies.paysupport(tr, records))
         return
     name = user.full_name + (f" @{user.username}" if user.username else "")
     request = replies.paysupport_request(user.id, name, question, records)
@@ -190,7 +201,7 @@ async def on_paysupport(update: Update, context: BotContext) -> None:
             log.warning("a support request did not reach an admin: %s", type(error).__name__)
         else:
             delivered = True
-    await message.reply_text(texts.PAYSUPPORT_SENT if delivered else texts.PAYSUPPORT_UNSENT)
+    await message.reply_text(tr(texts.PAYSUPPORT_SENT if delivered else texts.PAYSUPPORT_UNSENT))
 
 
 def checkout_handlers() -> list[BaseHandler[Update, BotContext, None]]:

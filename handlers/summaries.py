@@ -8,6 +8,7 @@ from telegram.ext import BaseHandler, CallbackQueryHandler, CommandHandler, filt
 
 from bot.policy.summaries import MAX_GROUP_SECONDS, MIN_GROUP_SECONDS
 from bot.presentation import keyboards, replies, texts
+from bot.presentation.i18n import ENGLISH
 from bot.presentation.inputs import parse_count
 from handlers.context import BotContext
 from handlers.senders import requester_id, sender_chat_id
@@ -30,13 +31,13 @@ async def on_summary_button(update: Update, context: BotContext) -> None:
         chat_id=query.message.chat.id,
         reply_to=query.message.message_id,
     )
-    await query.answer(reply.text, show_alert=reply.alert)
+    await query.answer(reply.text, show_alert=reply.alert or None)
 
 
 def _state(min_seconds: int | None) -> str:
     if min_seconds is None:
         return texts.GROUP_SUMMARY_OFF
-    return texts.GROUP_SUMMARY_ON.format(duration=replies.duration(min_seconds))
+    return texts.GROUP_SUMMARY_ON.format(duration=replies.duration(ENGLISH, min_seconds))
 
 
 def _threshold(argument: str, default: int) -> tuple[bool, int | None]:
@@ -66,7 +67,7 @@ async def on_groupsummary(update: Update, context: BotContext) -> None:
     argument = (context.args or [""])[0].lower()
     if not argument:
         current = await groups.min_seconds(message.chat_id)
-        default = replies.duration(groups.default_seconds)
+        default = replies.duration(ENGLISH, groups.default_seconds)
         await message.reply_text(
             texts.GROUP_SUMMARY_HELP.format(state=_state(current), default=default)
         )

@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 import json
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from datetime import datetime
 from enum import StrEnum
 from typing import Any
@@ -48,6 +48,9 @@ class NewJob:
     model: str
     language: str | None
     options: dict[str, Any]
+    # The interface language its messages are in (migration 009); None: English, as jobs
+    # accepted before there was a choice. Keyword-only, so Job's own fields may follow it.
+    locale: str | None = field(default=None, kw_only=True)
 
 
 @dataclass(frozen=True, slots=True)
@@ -94,6 +97,7 @@ def _job_from_row(row: aiosqlite.Row) -> Job:
         model=row["model"],
         language=row["language"],
         options=json.loads(row["options"]),
+        locale=row["locale"],
         state=JobState(row["state"]),
         generation_id=row["generation_id"],
         submitted_at=_optional_time(row["submitted_at"]),
@@ -119,8 +123,8 @@ class JobRepository:
         job_id = await self._db.insert(
             """INSERT INTO jobs (dedupe_key, chat_id, chat_type, message_id, user_id, file_id,
                    file_unique_id, media_kind, mime_type, file_name, duration, file_size, model,
-                   language, options, state, created_at, updated_at)
-               VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)
+                   language, options, state, created_at, updated_at, locale)
+               VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)
                ON CONFLICT (dedupe_key) DO NOTHING""",
             (
                 job.dedupe_key,
@@ -141,6 +145,7 @@ class JobRepository:
                 JobState.ACCEPTED,
                 now,
                 now,
+                job.locale,
             ),
         )
         return None if job_id is None else await self.require(job_id)

@@ -1,4 +1,4 @@
-"""Per-user settings: the chosen model, language and output options."""
+"""Per-user settings: the chosen model, language, output options and interface language."""
 
 from __future__ import annotations
 
@@ -16,9 +16,18 @@ class StoredPreferences:
     speakers: bool = False
     attach: str | None = None
     show_language: bool = False
+    interface_language: str | None = None  # None: the language of the user's Telegram app
 
 
-_COLUMNS = ("model", "language", "timestamps", "speakers", "attach", "show_language")
+_COLUMNS = (
+    "model",
+    "language",
+    "timestamps",
+    "speakers",
+    "attach",
+    "show_language",
+    "interface_language",
+)
 
 
 class PreferenceRepository:
@@ -39,6 +48,7 @@ class PreferenceRepository:
             speakers=bool(row["speakers"]),
             attach=row["attach"],
             show_language=bool(row["show_language"]),
+            interface_language=row["interface_language"],
         )
 
     async def save(self, user_id: int, preferences: StoredPreferences) -> None:
@@ -49,11 +59,12 @@ class PreferenceRepository:
             int(preferences.speakers),
             preferences.attach,
             int(preferences.show_language),
+            preferences.interface_language,
         )
         updates = ", ".join(f"{column} = excluded.{column}" for column in _COLUMNS)
         await self._db.execute(
             f"""INSERT INTO user_settings (user_id, {", ".join(_COLUMNS)}, updated_at)
-                VALUES (?, ?, ?, ?, ?, ?, ?, ?)
+                VALUES (?, {", ".join("?" for _ in _COLUMNS)}, ?)
                 ON CONFLICT (user_id) DO UPDATE SET {updates}, updated_at = excluded.updated_at""",
             (user_id, *values, to_text(self._clock())),
         )

@@ -18,6 +18,7 @@ import pytest
 from bot.app import BotRuntime
 from bot.config.settings import Settings
 from bot.presentation import replies, texts
+from bot.presentation.i18n import ENGLISH
 from tests.conftest import BotFactory, SettingsFactory
 from tests.fakes.stt import FakeStt
 from tests.fakes.telegram import Call, ChatMessage, FakeTelegram
@@ -160,7 +161,7 @@ async def test_with_packs_the_commands_help_and_forget_mention_payments(
     assert {"buy", "paysupport"} <= commands
     assert help_text.endswith(texts.HELP_PAYMENTS)
     assert forget.endswith(texts.FORGET_KEEPS_PAYMENTS)
-    assert support == replies.paysupport([])
+    assert support == replies.paysupport(ENGLISH, [])
 
 
 # --- checkout --------------------------------------------------------------------------------

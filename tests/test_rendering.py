@@ -1,4 +1,5 @@
 from bot.policy.preferences import OutputOptions
+from bot.presentation.i18n import ENGLISH
 from bot.presentation.rendering import clock_label, render_transcript, split_text
 from bot.stt.types import Segment, Transcript
 
@@ -46,11 +47,11 @@ TRANSCRIPT = Transcript(
 
 
 def test_plain_rendering_is_the_text() -> None:
-    assert render_transcript(TRANSCRIPT, OutputOptions()) == TRANSCRIPT.text
+    assert render_transcript(ENGLISH, TRANSCRIPT, OutputOptions()) == TRANSCRIPT.text
 
 
 def test_timestamps_and_speakers() -> None:
-    rendered = render_transcript(TRANSCRIPT, OutputOptions(timestamps=True, speakers=True))
+    rendered = render_transcript(ENGLISH, TRANSCRIPT, OutputOptions(timestamps=True, speakers=True))
     assert rendered.splitlines() == [
         "[00:00] Speaker 1: Hello there. How are you?",
         "[01:05] Speaker 2: Fine.",
@@ -58,13 +59,13 @@ def test_timestamps_and_speakers() -> None:
 
 
 def test_language_line() -> None:
-    rendered = render_transcript(TRANSCRIPT, OutputOptions(show_language=True))
+    rendered = render_transcript(ENGLISH, TRANSCRIPT, OutputOptions(show_language=True))
     assert rendered.endswith("\n\nLanguage: en")
 
 
 def test_speakers_without_diarization_fall_back_to_text() -> None:
     plain = Transcript(text="no speakers here", segments=(Segment("no speakers here", 0, 1),))
-    assert render_transcript(plain, OutputOptions(speakers=True)) == "no speakers here"
+    assert render_transcript(ENGLISH, plain, OutputOptions(speakers=True)) == "no speakers here"
 
 
 def test_options_round_trip() -> None:

@@ -3,6 +3,7 @@ from __future__ import annotations
 from bot.policy.preferences import OutputOptions
 from bot.presentation import texts
 from bot.presentation.attachments import Attachment, attachments_for, with_known_language
+from bot.presentation.i18n import ENGLISH
 from bot.stt.catalogue import build_params, get_model, language_supported
 from bot.stt.types import Segment, Transcript, Word
 
@@ -20,7 +21,7 @@ UNTIMED = Transcript(text="Hello there. General Kenobi.")
 
 
 def test_srt_attachment_from_timings() -> None:
-    [file] = attachments_for(TIMED, OutputOptions(attach="srt"))
+    [file] = attachments_for(ENGLISH, TIMED, OutputOptions(attach="srt"))
     assert file == Attachment("transcript.srt", file.data, texts.SRT_CAPTION)
     srt = file.data.decode()
     assert srt.startswith("1\n00:00:00,000 --> 00:00:00,900\n")
@@ -28,14 +29,16 @@ def test_srt_attachment_from_timings() -> None:
 
 
 def test_no_srt_without_timings() -> None:
-    assert attachments_for(UNTIMED, OutputOptions(attach="srt")) == []
+    assert attachments_for(ENGLISH, UNTIMED, OutputOptions(attach="srt")) == []
 
 
 def test_txt_attachment_follows_the_output_options() -> None:
-    [plain] = attachments_for(UNTIMED, OutputOptions(attach="txt"))
+    [plain] = attachments_for(ENGLISH, UNTIMED, OutputOptions(attach="txt"))
     assert (plain.filename, plain.caption) == ("transcript.txt", texts.TXT_CAPTION)
     assert plain.data.decode() == "Hello there. General Kenobi.\n"
-    [timed] = attachments_for(TIMED, OutputOptions(attach="txt", timestamps=True, speakers=True))
+    [timed] = attachments_for(
+        ENGLISH, TIMED, OutputOptions(attach="txt", timestamps=True, speakers=True)
+    )
     assert timed.data.decode().splitlines() == [
         "[00:00] Speaker 1: Hello there.",
         "[00:02] Speaker 2: General Kenobi.",
@@ -43,8 +46,8 @@ def test_txt_attachment_follows_the_output_options() -> None:
 
 
 def test_no_attachment_unless_asked_or_for_silence() -> None:
-    assert attachments_for(TIMED, OutputOptions()) == []
-    assert attachments_for(Transcript(text=" "), OutputOptions(attach="txt")) == []
+    assert attachments_for(ENGLISH, TIMED, OutputOptions()) == []
+    assert attachments_for(ENGLISH, Transcript(text=" "), OutputOptions(attach="txt")) == []
 
 
 def test_known_language_is_filled_in_only_when_known() -> None:

@@ -21,6 +21,7 @@ from bot.policy.payments import PaymentService
 from bot.policy.quota import OverBudget, QuotaService, Refusal, TooManyInFlight, TooManyPerMinute
 from bot.policy.quota_math import Shortfall
 from bot.presentation import replies
+from bot.presentation.i18n import Translator
 from bot.presentation.keyboards import Buttons
 from bot.presentation.purchases import pack_buttons
 from bot.stt.types import Transcript
@@ -43,17 +44,19 @@ class Refused:
 
 
 class AdmissionPolicy(Protocol):
-    async def screen(self, origin: Origin, user_id: int | None) -> Gate: ...
+    """`tr`: the requester's translator, for the replies that explain a refusal."""
+
+    async def screen(self, origin: Origin, user_id: int | None, tr: Translator) -> Gate: ...
 
     async def cached_text(self, job: NewJob) -> str | None: ...
 
     async def record_cache_hit(self, job: Job) -> None: ...
 
-    async def reserve(self, job: Job) -> Refused | None:
+    async def reserve(self, job: Job, tr: Translator) -> Refused | None:
         """None when admitted, else the reply that explains the refusal."""
         ...
 
-    def offer(self, job: Job) -> Buttons | None:
+    def offer(self, job: Job, tr: Translator) -> Buttons | None:
         """The packs a payer over the quota can buy, if any are on sale."""
         ...
 
@@ -85,7 +88,7 @@ def refusal_kind(refusal: Refusal) -> str:
 class NoAdmission:
     """Admits everything and meters nothing: for a pipeline built without quotas."""
 
-    async def screen(self, origin: Origin, user_id: int | None) -> Gate:
+    async def screen(self, origin: Origin, user_id: int | None, tr: Translator) -> Gate:
         return Gate(proceed=True)
 
     async def cached_text(self, job: NewJob) -> str | None:
@@ -94,10 +97,10 @@ class NoAdmission:
     async def record_cache_hit(self, job: Job) -> None:
         return None
 
-    async def reserve(self, job: Job) -> Refused | None:
+    async def reserve(self, job: Job, tr: Translator) -> Refused | None:
         return None
 
-    def offer(self, job: Job) -> Buttons | None:
+    def offer(self, job: Job, tr: Translator) -> Buttons | None:
         return None
 
     async def ensure_reserved(self, job: Job) -> bool:
@@ -133,13 +136,13 @@ class MeteredAdmission:
         self._payments = payments
         self._clock = clock
 
-    async def screen(self, origin: Origin, user_id: int | None) -> Gate:
+    async def screen(self, origin: Origin, user_id: int | None, tr: Translator) -> Gate:
         screening = await self._access.screen(user_id, origin.chat_id, origin.chat_type)
         match screening.verdict:
             case Verdict.ALLOW:
                 return Gate(proceed=True)
             case Verdict.REFUSE:
-                reply = replies.access_refusal(screening, origin.chat_type)
+                reply = replies.access_refusal(tr, screening, origin.chat_type)
                 return Gate(proceed=False, reply=reply)
             case _:
                 return Gate(proceed=False)
@@ -151,20 +154,20 @@ class MeteredAdmission:
         self._observer.cache_hit()
         await self._quota.record_cache_hit(job)
 
-    async def reserve(self, job: Job) -> Refused | None:
+    async def reserve(self, job: Job, tr: Translator) -> Refused | None:
         refusal = await self._quota.reserve(job)
         if refusal is None:
             return None
         await self._refused(refusal)
         # Flood limits and the bot's ceiling pass by themselves; only a quota can be topped up.
-        offer = self.offer(job) if isinstance(refusal, Shortfall) else None
-        return Refused(replies.quota_refusal(refusal, self._clock()), offer)
+        offer = self.offer(job, tr) if isinstance(refusal, Shortfall) else None
+        return Refused(replies.quota_refusal(tr, refusal, self._clock()), offer)
 
-    def offer(self, job: Job) -> Buttons | None:
+    def offer(self, job: Job, tr: Translator) -> Buttons | None:
         # Bought time is a person's: a recording a chat pays for (sent on its behalf) has none.
         if self._payments is None or not self._payments.enabled or job.user_id is None:
             return None
-        return pack_buttons(self._payments.packs)
+        return pack_buttons(tr, self._payments.packs)
 
     async def _refused(self, refusal: Refusal) -> None:
         self._observer.admission_refused(refusal_kind(refusal))

@@ -7,6 +7,9 @@ through the send journal (storage/sends.py): written before each attempt and aft
 so a send that may have arrived is never made again, whether its answer was lost or the process
 died while waiting for it.
 
+Every text is in the job's own language (`job.locale`, fixed when it was accepted), so a plan
+made again after a restart says what the first one said.
+
 The plan keeps non-idempotent sends to at most one per transcript: the status message is edited
 into the text; a second part, or else one `.txt` file, follows it.
 
@@ -25,6 +28,7 @@ from bot.pipeline.status_policy import StatusPolicy
 from bot.policy.preferences import OutputOptions
 from bot.presentation import texts
 from bot.presentation.attachments import Attachment
+from bot.presentation.i18n import Translator, translator
 from bot.presentation.rendering import render_transcript, split_text
 from bot.stt.types import Transcript
 from bot.telegram.gateway import AmbiguousSendError, AttemptHooks, Buttons, ChatGateway
@@ -64,6 +68,7 @@ Step = EditStatus | SendText | SendFile
 
 
 def plan_delivery(
+    tr: Translator,
     transcript: Transcript,
     options: OutputOptions,
     *,
@@ -71,15 +76,15 @@ def plan_delivery(
     attachments: Sequence[Attachment] = (),
 ) -> list[Step]:
     if transcript.is_empty:
-        return [EditStatus(texts.NO_SPEECH, buttons)]
-    text = render_transcript(transcript, options)
+        return [EditStatus(tr(texts.NO_SPEECH), buttons)]
+    text = render_transcript(tr, transcript, options)
     parts = split_text(text)
     extra: list[Step] = [SendFile(a.filename, a.data, a.caption) for a in attachments]
     steps: list[Step]
     if len(parts) > MAX_TEXT_MESSAGES:
         steps = [
-            EditStatus(texts.SENT_AS_FILE),
-            SendFile("transcript.txt", text.encode("utf-8"), texts.TRANSCRIPT_FILE_CAPTION),
+            EditStatus(tr(texts.SENT_AS_FILE)),
+            SendFile("transcript.txt", text.encode("utf-8"), tr(texts.TRANSCRIPT_FILE_CAPTION)),
         ]
         # A .txt attachment would repeat the file we just sent.
         extra = [
@@ -151,7 +156,7 @@ class DeliveryService:
                 STATUS_STEP,
                 lambda hooks: self._gateway.send_text(
                     job.chat_id,
-                    texts.TRANSCRIBING,
+                    translator(job.locale)(texts.TRANSCRIBING),
                     reply_to=job.message_id,
                     deadline=STATUS_DEADLINE,
                     hooks=hooks,
@@ -180,7 +185,8 @@ class DeliveryService:
     async def tell_failure(
         self, job: Job, reason: FailureReason, *, buttons: Buttons | None = None
     ) -> None:
-        await self._edit_or_send(job, "failure", texts.failure(reason), buttons)
+        text = translator(job.locale)(texts.failure(reason))
+        await self._edit_or_send(job, "failure", text, buttons)
 
     async def _perform(self, job: Job, key: str, step: Step) -> None:
         if isinstance(step, EditStatus):

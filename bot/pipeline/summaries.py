@@ -33,6 +33,7 @@ from bot.pipeline.supervisor import TaskSupervisor
 from bot.policy.quota import payer_of
 from bot.policy.summaries import Ask, GroupSummaries, SummariesUsedUp, SummaryQuota
 from bot.presentation import keyboards, replies, texts
+from bot.presentation.i18n import ENGLISH as ENGLISH_TEXTS
 from bot.presentation.rendering import split_text
 from bot.stt.languages import primary_code
 from bot.stt.types import Transcript
@@ -101,7 +102,7 @@ class TapReply:
 
 def tap_reply(outcome: TapAnswer | SummariesUsedUp, now: datetime) -> TapReply:
     if isinstance(outcome, SummariesUsedUp):
-        resets = replies.moment(outcome.resets_at, now)
+        resets = replies.moment(ENGLISH_TEXTS, outcome.resets_at, now)
         return TapReply(TapAnswer.USED_UP, texts.summaries_used_up(outcome.limit, resets))
     return TapReply(outcome, _TAP_TEXTS[outcome])
 

@@ -38,6 +38,7 @@ from bot.pipeline.temp_files import TempFiles
 from bot.policy.preferences import Choice, OutputOptions, PreferencesService
 from bot.presentation import replies, texts
 from bot.presentation.attachments import attachments_for, with_known_language
+from bot.presentation.i18n import Translator, translator
 from bot.stt import errors as stt_errors
 from bot.stt.backend import InProcessBackend, SttBackend
 from bot.stt.catalogue import build_params, get_model
@@ -59,8 +60,9 @@ MAX_SUBMISSIONS = 3
 DOWNLOAD_DEADLINE = 300.0
 
 Clock = Callable[[], datetime]
-# The buttons under a delivered transcript (presentation builds them; None: no buttons).
-ButtonsFor = Callable[[int], Buttons | None]
+# The buttons under a delivered transcript, labelled in the job's language (presentation
+# builds them; None: no buttons).
+ButtonsFor = Callable[[Translator, int], Buttons | None]
 
 
 class TranscriptExtras(Protocol):
@@ -144,7 +146,7 @@ class TranscriptionService:
         progress_interval: float = PROGRESS_INTERVAL,
         clock: Clock = lambda: datetime.now(UTC),
         admission: AdmissionPolicy | None = None,
-        buttons_for: ButtonsFor = lambda job_id: None,
+        buttons_for: ButtonsFor = lambda tr, job_id: None,
         extras: TranscriptExtras | None = None,
         observer: PipelineObserver | None = None,
         reports: JobReports | None = None,
@@ -183,15 +185,19 @@ class TranscriptionService:
         user_id: int | None,
         media: MediaRef,
         *,
+        locale: str,
         choice: Choice | None = None,
         dedupe_key: str | None = None,
     ) -> Accepted:
         """Persist the job and start its work in the background.
 
+        `locale`: the interface language of the answer (bot/policy/interface_language.py),
+        kept on the job, so its messages stay in it across a restart.
         Nothing here waits on Telegram for a job that is admitted: the status message is posted
         by the job itself, so a Telegram hiccup cannot fail a job the user will later receive.
         """
-        gate = await self._admission.screen(origin, user_id)
+        tr = translator(locale)
+        gate = await self._admission.screen(origin, user_id, tr)
         if not gate.proceed:
             if gate.reply is not None:
                 await self._gateway.send_text(
@@ -199,16 +205,18 @@ class TranscriptionService:
                 )
             return Accepted(job=None, refused=gate.reply)
         if media.file_size is not None and media.file_size > self._max_file_bytes:
-            text = texts.FILE_TOO_BIG.format(
-                size_mb=media.file_size / 1e6, limit_mb=self._max_file_bytes / 1e6
+            text = tr.render(
+                texts.FILE_TOO_BIG,
+                size_mb=tr.number(media.file_size / 1e6, 1),
+                limit_mb=tr.number(self._max_file_bytes / 1e6, 0),
             )
             await self._gateway.send_text(origin.chat_id, text, reply_to=origin.message_id)
             return Accepted(job=None, refused=text)
         if self._too_long(media.duration):
             assert media.duration is not None
             text = texts.RECORDING_TOO_LONG.format(
-                length=replies.duration(media.duration),
-                limit=replies.duration(self._max_audio_seconds),
+                length=replies.duration(tr, media.duration),
+                limit=replies.duration(tr, self._max_audio_seconds),
             )
             await self._gateway.send_text(origin.chat_id, text, reply_to=origin.message_id)
             return Accepted(job=None, refused=text)
@@ -229,6 +237,7 @@ class TranscriptionService:
             model=choice.model.id,
             language=choice.language,
             options=choice.options.to_dict(),
+            locale=tr.locale,
         )
         cached = await self._admission.cached_text(new_job)
         job = await self._jobs.insert(new_job)
@@ -239,7 +248,7 @@ class TranscriptionService:
         bind_log_fields(job_id=job.id, chat_id=job.chat_id, model=job.model)
         if cached is not None:
             return await self._answer_from_cache(job, cached)
-        refusal = await self._admission.reserve(job)
+        refusal = await self._admission.reserve(job, tr)
         if refusal is not None:
             # Refused before anything reached the API: the job ends here, failed and unpaid.
             await self._jobs.mark_failing(job.id, FailureReason.QUOTA)
@@ -486,7 +495,8 @@ class TranscriptionService:
             elif job.state == JobState.FAILING:
                 reason = FailureReason.parse(job.error)
                 # Over the quota: the packs on sale, when there are any, to buy more.
-                offer = self._admission.offer(job) if reason is FailureReason.QUOTA else None
+                tr = translator(job.locale)
+                offer = self._admission.offer(job, tr) if reason is FailureReason.QUOTA else None
                 await self._delivery.tell_failure(job, reason, buttons=offer)
         except ChatUnavailableError:
             log.warning("job %d: the chat is no longer reachable; dropping the reply", job.id)
@@ -529,15 +539,17 @@ class TranscriptionService:
         transcript = with_known_language(
             Transcript.from_json(job.transcript), get_model(job.model), job.language
         )
+        tr = translator(job.locale)
         # "Try another model" only makes sense where there is another model to try.
-        buttons = self._buttons_for(job.id) if len(self._preferences.offered) > 1 else None
+        buttons = self._buttons_for(tr, job.id) if len(self._preferences.offered) > 1 else None
         if self._extras is not None:
             buttons = [*await self._extras.buttons(job, transcript), *(buttons or [])] or None
         steps = plan_delivery(
+            tr,
             transcript,
             options,
             buttons=buttons,
-            attachments=attachments_for(transcript, options),
+            attachments=attachments_for(tr, transcript, options),
         )
         job = await self._delivery.run_steps(job, steps)
         log.info("job %d delivered in %d step(s)", job.id, len(steps))
@@ -555,10 +567,11 @@ class TranscriptionService:
             raise RedoRefusedError("not_yours")
         return job
 
-    async def redo(self, job_id: int, model_id: str, user_id: int) -> Accepted:
+    async def redo(self, job_id: int, model_id: str, user_id: int, *, locale: str) -> Accepted:
         """A new job on the same recording (its stored file_id) with another model.
 
-        It answers the original message, with the user's current language and output options.
+        It answers the original message, with the user's current language and output options,
+        in the interface language `locale`.
         Raises RedoRefusedError, and UnknownModelError / ModelNotOfferedError for a model this
         bot does not offer.
         """
@@ -572,6 +585,7 @@ class TranscriptionService:
             origin,
             user_id,
             _media_of(source),
+            locale=locale,
             choice=choice,
             dedupe_key=f"redo:{source.chat_id}:{source.message_id}:{model.id}:{language}",
         )

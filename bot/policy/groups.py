@@ -87,3 +87,19 @@ class GroupService:
         await self._repository.set_mode(chat_id, mode)
         blind = mode == GroupMode.AUTO and not await self.can_see_group_messages(chat_id)
         return ModeChange(allowed=True, mode=mode, blind=blind)
+
+    async def set_language(
+        self,
+        chat_id: int,
+        language: str | None,
+        *,
+        user_id: int | None,
+        sender_chat_id: int | None,
+    ) -> bool:
+        """Set the language the bot answers in here (None: each member's own), if the one
+        asking is an administrator; False when they are not. `language` is one of the
+        interface's locales (bot/policy/interface_language.py), checked by the caller."""
+        if not await self.is_group_admin(chat_id, user_id, sender_chat_id):
+            return False
+        await self._repository.set_language(chat_id, language)
+        return True

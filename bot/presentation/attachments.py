@@ -8,6 +8,7 @@ from dataclasses import dataclass
 from bot.policy.preferences import OutputOptions
 from bot.presentation import texts
 from bot.presentation.file_formats import to_srt
+from bot.presentation.i18n import Translator
 from bot.presentation.rendering import render_transcript
 from bot.stt.catalogue import ModelSpec, language_supported
 from bot.stt.types import Transcript
@@ -47,7 +48,9 @@ def has_timings(transcript: Transcript) -> bool:
     return bool(transcript.words or transcript.segments)
 
 
-def attachments_for(transcript: Transcript, options: OutputOptions) -> list[Attachment]:
+def attachments_for(
+    tr: Translator, transcript: Transcript, options: OutputOptions
+) -> list[Attachment]:
     """The file the user asked for, when the transcript has what it needs.
 
     Subtitles need timings: GPT-4o returns none, so no .srt comes with its transcripts (the
@@ -56,8 +59,8 @@ def attachments_for(transcript: Transcript, options: OutputOptions) -> list[Atta
     if transcript.is_empty:
         return []
     if options.attach == "srt" and has_timings(transcript):
-        return [Attachment(SRT_NAME, to_srt(transcript).encode("utf-8"), texts.SRT_CAPTION)]
+        return [Attachment(SRT_NAME, to_srt(transcript).encode("utf-8"), tr(texts.SRT_CAPTION))]
     if options.attach == "txt":
-        body = render_transcript(transcript, options) + "\n"
-        return [Attachment(TXT_NAME, body.encode("utf-8"), texts.TXT_CAPTION)]
+        body = render_transcript(tr, transcript, options) + "\n"
+        return [Attachment(TXT_NAME, body.encode("utf-8"), tr(texts.TXT_CAPTION))]
     return []

@@ -12,16 +12,18 @@ from collections.abc import Sequence
 
 from bot.policy.payments import Pack
 from bot.presentation import replies
+from bot.presentation.i18n import Translator
 from bot.presentation.keyboards import Buttons
 
 BUY_PREFIX = "buy:"
 BUY_DATA = re.compile(r"^buy:(\d{1,9}):(\d{1,9})$")
 
 
-def pack_buttons(packs: Sequence[Pack]) -> Buttons:
+def pack_buttons(tr: Translator, packs: Sequence[Pack]) -> Buttons:
     """One pack per row, fewest seconds first; empty when nothing is on sale."""
     return [
-        [(replies.pack_label(pack), f"{BUY_PREFIX}{pack.seconds}:{pack.stars}")] for pack in packs
+        [(replies.pack_label(tr, pack), f"{BUY_PREFIX}{pack.seconds}:{pack.stars}")]
+        for pack in packs
     ]
 
 

@@ -3,6 +3,8 @@
 from __future__ import annotations
 
 from bot.policy.preferences import OutputOptions
+from bot.presentation import texts
+from bot.presentation.i18n import Translator
 from bot.stt.types import Segment, Transcript
 
 TELEGRAM_TEXT_LIMIT = 4096
@@ -29,7 +31,8 @@ def _speaker_turns(segments: tuple[Segment, ...]) -> list[Segment]:
     return turns
 
 
-def render_transcript(transcript: Transcript, options: OutputOptions) -> str:
+def render_transcript(tr: Translator, transcript: Transcript, options: OutputOptions) -> str:
+    """The transcript as text; its labels ("Speaker 1", "Language") in `tr`'s language."""
     segments = transcript.segments
     has_speakers = any(segment.speaker is not None for segment in segments)
     use_speakers = options.speakers and has_speakers
@@ -38,7 +41,7 @@ def render_transcript(transcript: Transcript, options: OutputOptions) -> str:
         for segment in _speaker_turns(segments) if use_speakers else list(segments):
             line = segment.text.strip()
             if use_speakers and segment.speaker is not None:
-                line = f"Speaker {segment.speaker + 1}: {line}"
+                line = f"{tr.render(texts.SPEAKER, n=segment.speaker + 1)}: {line}"
             if options.timestamps:
                 line = f"[{clock_label(segment.start)}] {line}"
             lines.append(line)
@@ -46,7 +49,7 @@ def render_transcript(transcript: Transcript, options: OutputOptions) -> str:
     else:
         body = transcript.text.strip()
     if options.show_language and transcript.language:
-        body = f"{body}\n\nLanguage: {transcript.language}"
+        body = f"{body}\n\n{tr.render(texts.TRANSCRIPT_LANGUAGE, language=transcript.language)}"
     return body
 
 

@@ -1,4 +1,8 @@
-"""Fill the templates of presentation/texts.py with numbers: durations, moments, refusals."""
+"""Fill the templates of presentation/texts.py with numbers: durations, moments, refusals.
+
+What a user reads takes their `Translator` first (`tr`, bot/presentation/i18n.py); the admin
+reports are the operator's and stay in English (see the top of texts.py).
+"""
 
 from __future__ import annotations
 
@@ -11,6 +15,7 @@ from bot.policy.payments import Pack, PaymentCredit, RefundOutcome
 from bot.policy.quota import OverBudget, Refusal, TooManyInFlight, TooManyPerMinute
 from bot.policy.quota_math import Period, QuotaStatus, Shortfall
 from bot.presentation import texts
+from bot.presentation.i18n import ENGLISH, Translator
 from bot.presentation.inputs import echo
 from bot.stt.catalogue import ModelSpec
 from storage.access import AccessRule
@@ -18,10 +23,11 @@ from storage.payments import PaymentRecord, PaymentTotals
 from storage.stats import ModelUsage
 
 
-def duration(seconds: float) -> str:
-    """'45 s', '9.5 s', '29 min 50 s', '1 h 5 min', '3 d 4 h': the two largest units."""
+def duration(tr: Translator, seconds: float) -> str:
+    """'45 s', '9.5 s', '29 min 50 s', '1 h 5 min', '3 d 4 h': the two largest units, each in
+    the plural form its count needs in the reader's language."""
     if seconds < 60 and not float(seconds).is_integer():
-        return texts.UNIT_SECONDS.format(n=f"{max(0.0, seconds):.1f}")
+        return tr.render(texts.UNIT_SECONDS_FRACTION, decimal=tr.number(max(0.0, seconds), 1))
     total = max(0, round(seconds))
     days, rest = divmod(total, 86_400)
     hours, rest = divmod(rest, 3600)
@@ -33,46 +39,49 @@ def duration(seconds: float) -> str:
         (secs, texts.UNIT_SECONDS),
     ]
     first = next((index for index, (amount, _) in enumerate(units) if amount), len(units) - 1)
-    shown = [template.format(n=amount) for amount, template in units[first : first + 2] if amount]
-    return " ".join(shown) or texts.UNIT_SECONDS.format(n=0)
+    shown = [
+        tr.render_plural(forms, amount) for amount, forms in units[first : first + 2] if amount
+    ]
+    return " ".join(shown) or tr.render_plural(texts.UNIT_SECONDS, 0)
 
 
-def moment(when: datetime, now: datetime) -> str:
-    """'2 June 2025, 00:00 UTC (in 3 h 12 min)'."""
+def moment(tr: Translator, when: datetime, now: datetime) -> str:
+    """'2 June 2025, 00:00 UTC (in 3 h 12 min)', the date as the reader's language writes it."""
     when = when.astimezone(UTC)
     until = max(0.0, (when - now).total_seconds())
-    return texts.MOMENT.format(
-        day=when.day,
-        month=texts.MONTH_NAMES[when.month - 1],
-        year=when.year,
-        time=f"{when:%H:%M}",
+    return tr.render(
+        texts.MOMENT,
+        date=tr.date(when),
+        time=tr.time(when),
         # Whole minutes from a minute up: "in 3 h 12 min", never "in 3 h 11 min 59.4 s".
-        until=duration(math.ceil(until / 60) * 60 if until > 60 else math.ceil(until)),
+        until=duration(tr, math.ceil(until / 60) * 60 if until > 60 else math.ceil(until)),
     )
 
 
-def limit(seconds: int) -> str:
-    return texts.UNLIMITED if seconds == 0 else duration(seconds)
+def limit(tr: Translator, seconds: int) -> str:
+    return tr(texts.UNLIMITED) if seconds == 0 else duration(tr, seconds)
 
 
-def _left(status: QuotaStatus, period: Period) -> str:
+def _left(tr: Translator, status: QuotaStatus, period: Period) -> str:
     left = status.remaining(period)
-    return texts.UNLIMITED if left is None else duration(left)
+    return tr(texts.UNLIMITED) if left is None else duration(tr, left)
 
 
-def quota_refusal(refusal: Refusal, now: datetime) -> str:
+def quota_refusal(tr: Translator, refusal: Refusal, now: datetime) -> str:
     if isinstance(refusal, TooManyInFlight):
-        return texts.flood_in_flight(refusal.limit)
+        return tr.render_plural(texts.FLOOD_IN_FLIGHT, refusal.limit)
     if isinstance(refusal, TooManyPerMinute):
-        return texts.flood_per_minute(refusal.limit, duration(math.ceil(refusal.retry_after)))
+        wait = duration(tr, math.ceil(refusal.retry_after))
+        return tr.render_plural(texts.FLOOD_PER_MINUTE, refusal.limit, wait=wait)
     if isinstance(refusal, OverBudget):
-        return texts.BUDGET_REACHED.format(resets=moment(refusal.resets_at, now))
-    return shortfall(refusal, now)
+        return tr.render(texts.BUDGET_REACHED, resets=moment(tr, refusal.resets_at, now))
+    return shortfall(tr, refusal, now)
 
 
 def budget_reached_admin(refusal: OverBudget, now: datetime) -> str:
+    tr = ENGLISH  # for the operator
     return texts.ADMIN_BUDGET_REACHED.format(
-        limit=duration(refusal.limit), resets=moment(refusal.resets_at, now)
+        limit=duration(tr, refusal.limit), resets=moment(tr, refusal.resets_at, now)
     )
 
 
@@ -88,38 +97,41 @@ def cost(credits: float | None, usd: float | None) -> str:
 
 def spend(report: SpendReport) -> str:
     return texts.ADMIN_STATS_SPEND.format(
-        today=duration(report.today.seconds),
-        budget=limit(report.daily_budget),
-        month=duration(report.month.seconds),
+        today=duration(ENGLISH, report.today.seconds),
+        budget=limit(ENGLISH, report.daily_budget),
+        month=duration(ENGLISH, report.month.seconds),
         today_cost=cost(report.today.credits, report.today.usd),
         month_cost=cost(report.month.credits, report.month.usd),
     )
 
 
-def shortfall(refusal: Shortfall, now: datetime) -> str:
-    text = texts.QUOTA_EXCEEDED.format(
-        period=texts.QUOTA_PERIODS[refusal.period],
-        needed=duration(refusal.needed),
-        used=duration(refusal.used),
-        limit=duration(refusal.limit),
-        left=duration(refusal.left),
-        resets=moment(refusal.resets_at, now),
+def shortfall(tr: Translator, refusal: Shortfall, now: datetime) -> str:
+    text = tr.render(
+        texts.QUOTA_EXCEEDED[refusal.period],
+        needed=duration(tr, refusal.needed),
+        used=duration(tr, refusal.used),
+        limit=duration(tr, refusal.limit),
+        left=duration(tr, refusal.left),
+        resets=moment(tr, refusal.resets_at, now),
     )
     if refusal.balance > 0:
-        text += texts.QUOTA_BALANCE.format(balance=duration(refusal.balance))
+        text += tr.render(texts.QUOTA_BALANCE, balance=duration(tr, refusal.balance))
     return text
 
 
-def access_refusal(screening: Screening, chat_type: str) -> str:
+def access_refusal(tr: Translator, screening: Screening, chat_type: str) -> str:
     """The refusal for the chat the request came from (Telegram's chat type: "private", ...)."""
     if chat_type == "private" and screening.user_id is not None:
-        return texts.ACCESS_REFUSED_PRIVATE.format(user_id=screening.user_id)
+        return tr.render(texts.ACCESS_REFUSED_PRIVATE, user_id=screening.user_id)
     user_part = (
         ""
         if screening.user_id is None
-        else texts.ACCESS_REFUSED_GROUP_USER.format(user_id=screening.user_id)
+        else tr.render(texts.ACCESS_REFUSED_GROUP_USER, user_id=screening.user_id)
     )
-    return texts.ACCESS_REFUSED_GROUP.format(chat_id=screening.chat_id, user_part=user_part)
+    # Not isolated: the part is a piece of this very sentence, in its language.
+    return tr(texts.ACCESS_REFUSED_GROUP).format(
+        chat_id=tr.isolate(str(screening.chat_id)), user_part=user_part
+    )
 
 
 def model_label(spec: ModelSpec) -> str:
@@ -127,30 +139,38 @@ def model_label(spec: ModelSpec) -> str:
     return texts.MODEL_LABEL.format(name=spec.display_name, model_id=spec.id)
 
 
-def usage(status: QuotaStatus, model: ModelSpec, *, admin: bool, show_balance: bool = False) -> str:
+def usage(
+    tr: Translator,
+    status: QuotaStatus,
+    model: ModelSpec,
+    *,
+    admin: bool,
+    show_balance: bool = False,
+) -> str:
     now = status.now
-    text = texts.USAGE.format(
-        day_used=duration(status.day_used),
-        day_limit=limit(status.limits.daily),
-        day_left=_left(status, "day"),
-        day_resets=moment(status.day.end, now),
-        month_used=duration(status.month_used),
-        month_limit=limit(status.limits.monthly),
-        month_left=_left(status, "month"),
-        month_resets=moment(status.month.end, now),
+    text = tr.render(
+        texts.USAGE,
+        day_used=duration(tr, status.day_used),
+        day_limit=limit(tr, status.limits.daily),
+        day_left=_left(tr, status, "day"),
+        day_resets=moment(tr, status.day.end, now),
+        month_used=duration(tr, status.month_used),
+        month_limit=limit(tr, status.limits.monthly),
+        month_left=_left(tr, status, "month"),
+        month_resets=moment(tr, status.month.end, now),
         model=model_label(model),
     )
     if show_balance:
-        text += texts.USAGE_BALANCE.format(balance=duration(status.balance))
-    return f"{text}\n\n{texts.USAGE_ADMIN}" if admin else text
+        text += tr.render(texts.USAGE_BALANCE, balance=duration(tr, status.balance))
+    return f"{text}\n\n{tr(texts.USAGE_ADMIN)}" if admin else text
 
 
 def _models(models: list[ModelUsage]) -> str:
     lines = [
         texts.ADMIN_STATS_MODEL.format(
             model=item.model,
-            jobs=texts.job_count(item.jobs),
-            seconds=duration(item.seconds),
+            jobs=ENGLISH.render_plural(texts.ADMIN_JOBS, item.jobs),
+            seconds=duration(ENGLISH, item.seconds),
             cached=item.cached,
         )
         for item in models
@@ -165,8 +185,8 @@ def stats(report: StatsReport) -> str:
         active=report.users.active,
         jobs_today=today.jobs,
         jobs_total=total.jobs,
-        seconds_today=duration(today.seconds),
-        seconds_total=duration(total.seconds),
+        seconds_today=duration(ENGLISH, today.seconds),
+        seconds_total=duration(ENGLISH, total.seconds),
         failures_today=today.failures,
         failures_total=total.failures,
         refused_today=today.refused,
@@ -180,14 +200,14 @@ def stats(report: StatsReport) -> str:
 
 def _payment_totals(totals: PaymentTotals) -> str:
     return texts.ADMIN_STATS_PAYMENTS.format(
-        payments=texts.payment_count(totals.payments),
-        stars=stars(totals.stars),
-        seconds=duration(totals.seconds),
-        refunds=texts.refund_count(totals.refunds),
-        refunded_stars=stars(totals.refunded_stars),
-        revoked=duration(totals.revoked),
-        spent=duration(totals.spent),
-        left=duration(totals.left),
+        payments=ENGLISH.render_plural(texts.ADMIN_PAYMENTS, totals.payments),
+        stars=stars(ENGLISH, totals.stars),
+        seconds=duration(ENGLISH, totals.seconds),
+        refunds=ENGLISH.render_plural(texts.ADMIN_REFUNDS, totals.refunds),
+        refunded_stars=stars(ENGLISH, totals.refunded_stars),
+        revoked=duration(ENGLISH, totals.revoked),
+        spent=duration(ENGLISH, totals.spent),
+        left=duration(ENGLISH, totals.left),
     )
 
 
@@ -203,7 +223,7 @@ def _status(report: UserReport) -> str:
 
 
 def override(seconds: int | None) -> str:
-    return texts.ADMIN_DEFAULT if seconds is None else limit(seconds)
+    return texts.ADMIN_DEFAULT if seconds is None else limit(ENGLISH, seconds)
 
 
 def _when(value: datetime | None) -> str:
@@ -218,7 +238,9 @@ def user(report: UserReport) -> str:
         name = " ".join(part for part in (record.first_name, record.last_name) if part) or none
     models = "\n".join(
         texts.ADMIN_USER_MODEL.format(
-            model=item.model, jobs=texts.job_count(item.jobs), seconds=duration(item.seconds)
+            model=item.model,
+            jobs=ENGLISH.render_plural(texts.ADMIN_JOBS, item.jobs),
+            seconds=duration(ENGLISH, item.seconds),
         )
         for item in report.models
     )
@@ -231,14 +253,14 @@ def user(report: UserReport) -> str:
         first_seen=_when(record.first_seen if record is not None else None),
         last_seen=_when(record.last_seen if record is not None else None),
         status=_status(report),
-        day_used=duration(quota.day_used),
-        day_limit=limit(quota.limits.daily),
-        month_used=duration(quota.month_used),
-        month_limit=limit(quota.limits.monthly),
+        day_used=duration(ENGLISH, quota.day_used),
+        day_limit=limit(ENGLISH, quota.limits.daily),
+        month_used=duration(ENGLISH, quota.month_used),
+        month_limit=limit(ENGLISH, quota.limits.monthly),
         daily_override=override(report.rule.daily_seconds),
         monthly_override=override(report.rule.monthly_seconds),
-        jobs=texts.job_count(sum(item.jobs for item in report.models)),
-        seconds=duration(sum(item.seconds for item in report.models)),
+        jobs=ENGLISH.render_plural(texts.ADMIN_JOBS, sum(item.jobs for item in report.models)),
+        seconds=duration(ENGLISH, sum(item.seconds for item in report.models)),
         cached=sum(item.cached for item in report.models),
         models=models,
     ).rstrip() + _user_payments(report)
@@ -249,7 +271,7 @@ def _user_payments(report: UserReport) -> str:
         return ""
     lines = "\n".join(_admin_payment_line(record) for record in report.payments)
     return texts.ADMIN_USER_PAYMENTS.format(
-        balance=duration(report.balance), lines=lines or texts.ADMIN_NONE
+        balance=duration(ENGLISH, report.balance), lines=lines or texts.ADMIN_NONE
     )
 
 
@@ -259,13 +281,13 @@ def _admin_payment_line(record: PaymentRecord) -> str:
         refund = texts.ADMIN_PAYMENT_REFUND.format(
             date=_when(record.refunded_at),
             by=texts.ADMIN_REFUNDED_BY[record.refunded_by or "admin"],
-            revoked=duration(record.revoked),
+            revoked=duration(ENGLISH, record.revoked),
         )
     return texts.ADMIN_PAYMENT_LINE.format(
         date=_when(record.paid_at),
-        stars=stars(record.stars),
-        seconds=duration(record.seconds),
-        spent=duration(record.spent),
+        stars=stars(ENGLISH, record.stars),
+        seconds=duration(ENGLISH, record.seconds),
+        spent=duration(ENGLISH, record.spent),
         charge_id=record.charge_id,
         refund=refund,
     )
@@ -282,76 +304,84 @@ def quota_set(rule: AccessRule) -> str:
 # --- buying time with Telegram Stars ---------------------------------------------------------
 
 
-def stars(n: int) -> str:
-    return texts.STARS.format(n=n)
+def stars(tr: Translator, n: int) -> str:
+    return texts.STARS.format(n=tr.number(n))
 
 
-def buy_menu(balance: float) -> str:
-    return texts.BUY_MENU.format(balance=duration(balance))
+def buy_menu(tr: Translator, balance: float) -> str:
+    return tr.render(texts.BUY_MENU, balance=duration(tr, balance))
 
 
-def pack_label(pack: Pack) -> str:
-    return texts.BUY_BUTTON.format(duration=duration(pack.seconds), stars=stars(pack.stars))
+def pack_label(tr: Translator, pack: Pack) -> str:
+    return tr.render(
+        texts.BUY_BUTTON, duration=duration(tr, pack.seconds), stars=stars(tr, pack.stars)
+    )
 
 
-def invoice_title(pack: Pack) -> str:
-    return texts.INVOICE_TITLE.format(duration=duration(pack.seconds))
+def invoice_title(tr: Translator, pack: Pack) -> str:
+    return tr.render(texts.INVOICE_TITLE, duration=duration(tr, pack.seconds))
 
 
-def invoice_description(pack: Pack) -> str:
-    return texts.INVOICE_DESCRIPTION.format(duration=duration(pack.seconds))
+def invoice_description(tr: Translator, pack: Pack) -> str:
+    return tr.render(texts.INVOICE_DESCRIPTION, duration=duration(tr, pack.seconds))
 
 
-def invoice_label(pack: Pack) -> str:
-    return texts.INVOICE_LABEL.format(duration=duration(pack.seconds))
+def invoice_label(tr: Translator, pack: Pack) -> str:
+    return tr.render(texts.INVOICE_LABEL, duration=duration(tr, pack.seconds))
 
 
-def payment_received(credit: PaymentCredit) -> str:
+def payment_received(tr: Translator, credit: PaymentCredit) -> str:
     if not credit.matched:
-        return texts.PAYMENT_UNMATCHED
-    return texts.PAYMENT_RECEIVED.format(
-        seconds=duration(credit.record.seconds), balance=duration(credit.balance)
+        return tr(texts.PAYMENT_UNMATCHED)
+    return tr.render(
+        texts.PAYMENT_RECEIVED,
+        seconds=duration(tr, credit.record.seconds),
+        balance=duration(tr, credit.balance),
     )
 
 
-def refund_received(record: PaymentRecord, balance: float) -> str:
-    return texts.REFUND_RECEIVED.format(
-        stars=stars(record.stars), revoked=duration(record.revoked), balance=duration(balance)
+def refund_received(tr: Translator, record: PaymentRecord, balance: float) -> str:
+    return tr.render(
+        texts.REFUND_RECEIVED,
+        stars=stars(tr, record.stars),
+        revoked=duration(tr, record.revoked),
+        balance=duration(tr, balance),
     )
 
 
-def _payment_line(record: PaymentRecord) -> str:
+def _payment_line(tr: Translator, record: PaymentRecord) -> str:
     refund = ""
     if record.refunded_at is not None:
-        refund = texts.PAYMENT_LINE_REFUNDED.format(date=_when(record.refunded_at))
-    return texts.PAYMENT_LINE.format(
-        date=_when(record.paid_at),
-        stars=stars(record.stars),
-        seconds=duration(record.seconds),
-        charge_id=record.charge_id,
-        refund=refund,
+        refund = tr.render(texts.PAYMENT_LINE_REFUNDED, date=_when(record.refunded_at))
+    return tr(texts.PAYMENT_LINE).format(
+        date=tr.isolate(_when(record.paid_at)),
+        stars=tr.isolate(stars(tr, record.stars)),
+        seconds=tr.isolate(duration(tr, record.seconds)),
+        charge_id=tr.isolate(record.charge_id),
+        refund=refund,  # a piece of this line, in its language
     )
 
 
-def _payment_lines(records: list[PaymentRecord]) -> str:
-    return "\n".join(_payment_line(record) for record in records)
+def _payment_lines(tr: Translator, records: list[PaymentRecord]) -> str:
+    return "\n".join(_payment_line(tr, record) for record in records)
 
 
-def paysupport(records: list[PaymentRecord]) -> str:
+def paysupport(tr: Translator, records: list[PaymentRecord]) -> str:
     payments = (
-        texts.PAYSUPPORT_PAYMENTS.format(lines=_payment_lines(records))
+        tr.render(texts.PAYSUPPORT_PAYMENTS, lines=_payment_lines(tr, records))
         if records
-        else texts.PAYSUPPORT_NO_PAYMENTS
+        else tr(texts.PAYSUPPORT_NO_PAYMENTS)
     )
-    return texts.PAYSUPPORT.format(payments=payments)
+    return tr.render(texts.PAYSUPPORT, payments=payments)
 
 
 def paysupport_request(user_id: int, name: str, text: str, records: list[PaymentRecord]) -> str:
+    """For the admins, so in English."""
     return texts.PAYSUPPORT_REQUEST.format(
         user_id=user_id,
         name=name,
         text=text,
-        payments=_payment_lines(records) or texts.PAYSUPPORT_NO_PAYMENTS,
+        payments=_payment_lines(ENGLISH, records) or texts.PAYSUPPORT_NO_PAYMENTS,
     )
 
 
@@ -365,9 +395,21 @@ def refund_outcome(outcome: RefundOutcome, typed: str) -> str:
             charge_id=record.charge_id, date=_when(record.refunded_at)
         )
     return texts.ADMIN_REFUND_DONE.format(
-        stars=stars(record.stars),
+        stars=stars(ENGLISH, record.stars),
         user_id=record.user_id,
         charge_id=record.charge_id,
-        revoked=duration(record.revoked),
-        spent=duration(record.spent),
+        revoked=duration(ENGLISH, record.revoked),
+        spent=duration(ENGLISH, record.spent),
     )
+
+
+# --- the command menu -------------------------------------------------------------------------
+
+
+def command_menu(tr: Translator, *, payments: bool) -> list[tuple[str, str]]:
+    """(command, description) for Telegram's command menu, in `tr`'s language; /buy and
+    /paysupport only while time is on sale."""
+    commands = texts.COMMAND_DESCRIPTIONS
+    if payments:
+        commands += texts.PAYMENT_COMMAND_DESCRIPTIONS
+    return [(name, tr(description)) for name, description in commands]

@@ -5,9 +5,10 @@ time would hammer the API instead. Job time is roughly linear in the audio's dur
 predict a window in which the job will finish, poll densely inside it, and back off after it.
 
 Per model, the estimator fits `time = base + ratio * audio_seconds` by weighted least squares
-over recent jobs, with the prior counted as one more job. The window spans the jobs' relative
-deviations from that line, so a predictable model gets a tight window and a fast answer with
-few polls, and an erratic one a wide window rather than late answers.
+over recent jobs, the prior counting as one more job known only roughly, outliers left out.
+The window spans the jobs' relative deviations from that line, so a predictable model gets a
+tight window and a fast answer with few polls, and an erratic one a wide window rather than
+late answers.
 
 Three rules bound the cost whatever the estimate:
 - no gap between polls, nor before the first one, exceeds `max_interval` (the seed's 10 s);
@@ -24,6 +25,7 @@ across restarts.
 from __future__ import annotations
 
 import math
+import statistics
 from collections import deque
 from collections.abc import Iterator, Mapping
 from dataclasses import dataclass
@@ -58,8 +60,8 @@ class ScheduleConfig:
     # `min_outlier_error`) is left out: a lying duration, or a hiccup of the API.
     outlier_errors: float = 4.0
     min_outlier_error: float = 0.15
-    # Only jobs whose moment is known to within this share of their time tell how far jobs
-    # stray: one caught by a poll 10 s after the last could have finished anywhere between.
+    # A job whose moment is known less precisely than this share of its time (one caught by a
+    # poll 10 s after the last) counts only for the least deviation it certainly had.
     max_relative_uncertainty: float = 0.05
     backoff: float = 0.5  # past the window, each gap grows by this share of the overrun
     samples_kept: int = 64
@@ -240,7 +242,7 @@ class PollSchedule:
         # Least squares is easily tilted by one lying duration, so outliers are judged first
         # against the prior line scaled to the median job, which they cannot move, then against
         # the line fitted without them.
-        scale = _median([p.time / self._prior_time(p.audio) for p in points])
+        scale = statistics.median([p.time / self._prior_time(p.audio) for p in points])
         kept = self._without_outliers(points, scale * cfg.prior_base, scale * cfg.prior_ratio)
         kept = self._without_outliers(kept, *self._line(kept))
         base, ratio = self._line(kept)
@@ -268,7 +270,7 @@ class PollSchedule:
     def _without_outliers(self, points: list[_Point], base: float, ratio: float) -> list[_Point]:
         cfg = self.config
         deviations = [abs(p.deviation(base, ratio)) for p in points]
-        limit = max(cfg.min_outlier_error, cfg.outlier_errors * _median(deviations))
+        limit = max(cfg.min_outlier_error, cfg.outlier_errors * statistics.median(deviations))
         return [p for p, deviation in zip(points, deviations, strict=True) if deviation <= limit]
 
     def _bound(self, deviations: list[float]) -> float:
@@ -295,12 +297,11 @@ class PollSchedule:
         prior's relative error, so a wrong prior gives way within a few jobs.
         """
         cfg = self.config
-        sw = sd = st = sdd = sdt = 0.0
-        prior = [(0.0, self._prior_time(0.0)), (cfg.prior_reference_seconds, 0.0)]
-        prior[1] = (prior[1][0], self._prior_time(prior[1][0]))
+        prior = [(d, self._prior_time(d)) for d in (0.0, cfg.prior_reference_seconds)]
         weighted = [(p.audio, p.time, p.weight) for p in points] + [
             (d, t, cfg.prior_weight / 2 / (cfg.prior_relative_error * t) ** 2) for d, t in prior
         ]
+        sw = sd = st = sdd = sdt = 0.0
         for d, t, w in weighted:
             sw += w
             sd += w * d
@@ -402,9 +403,3 @@ class _Point:
         expected = max(1e-6, base + ratio * self.audio)
         miss = self.time - expected
         return math.copysign(max(0.0, abs(miss) - forgiven), miss) / expected
-
-
-def _median(values: list[float]) -> float:
-    ordered = sorted(values)
-    middle = len(ordered) // 2
-    return ordered[middle] if len(ordered) % 2 else (ordered[middle - 1] + ordered[middle]) / 2
