@@ -84,7 +84,8 @@ class Figure:
             return "n/a"
         if self.unit == "%":
             return f"{self.value:.1f} %"
-        digits = 0 if abs(self.value) >= 100 else 1 if abs(self.value) >= 10 else 2
+        whole = self.value == int(self.value) and abs(self.value) >= 10
+        digits = 0 if whole or abs(self.value) >= 100 else 1 if abs(self.value) >= 10 else 2
         return f"{self.value:.{digits}f} {self.unit}".rstrip()
 
 

@@ -26,6 +26,7 @@ from bot.observability.metrics import BotMetrics, LiveState
 from bot.pipeline.delivery import DeliveryService
 from bot.pipeline.progress import PROGRESS_INTERVAL
 from bot.pipeline.retention import RetentionRules, RetentionSweeper
+from bot.pipeline.speech_translation import WhisperTranslator
 from bot.pipeline.status_policy import StatusPolicy
 from bot.pipeline.supervisor import TaskSupervisor
 from bot.pipeline.temp_files import TempFiles
@@ -304,6 +305,9 @@ class BotRuntime:
             patience=DELIVERY_PATIENCE,
             status_policy=self._status_policy(),
         )
+        languages = InterfaceLanguages(
+            stored_preferences, GroupSettingsRepository(self._database, self.clock), users
+        )
         summaries = build_summaries(
             self._database,
             settings,
@@ -313,8 +317,17 @@ class BotRuntime:
             delivery=delivery,
             supervisor=supervisor,
             groups=policies.groups,
-            users=users,
-            speech=None,
+            languages=languages,
+            # Without a language model, the local engine still translates into English.
+            speech=WhisperTranslator(
+                self.backend,
+                gateway,
+                temp_files,
+                supervisor,
+                max_file_bytes=settings.max_file_bytes,
+            )
+            if settings.backend == "local"
+            else None,
             clock=self.clock,
         )
         transcription = TranscriptionService(
@@ -351,9 +364,7 @@ class BotRuntime:
             summaries=summaries.summaries,
             group_summaries=summaries.group_summaries,
             gateway=gateway,
-            languages=InterfaceLanguages(
-                stored_preferences, GroupSettingsRepository(self._database, self.clock), users
-            ),
+            languages=languages,
         )
         application.bot_data.services = self.services
         self.intake = UpdateIntake(

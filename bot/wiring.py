@@ -39,7 +39,6 @@ from storage.forget import ForgetRepository
 from storage.groups import GroupSettingsRepository
 from storage.jobs import JobRepository
 from storage.payments import PaymentRepository
-from storage.preferences import PreferenceRepository
 from storage.quota import QuotaLedger
 from storage.spend import SpendRepository
 from storage.stats import StatsRepository
@@ -147,7 +146,7 @@ def build_summaries(
     delivery: DeliveryService,
     supervisor: TaskSupervisor,
     groups: GroupService,
-    users: UserRepository,
+    languages: InterfaceLanguages,
     speech: SpeechTranslator | None,
     clock: Clock,
 ) -> SummaryServices:
@@ -184,9 +183,7 @@ def build_summaries(
         jobs=jobs,
         delivery=delivery,
         supervisor=supervisor,
-        interface_language=InterfaceLanguages(
-            PreferenceRepository(database), GroupSettingsRepository(database, clock), users
-        ).for_chat,
+        interface_language=languages.for_chat,
         min_words=settings.summary_min_words,
         clock=clock,
     )

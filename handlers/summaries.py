@@ -8,9 +8,10 @@ from telegram.ext import BaseHandler, CallbackQueryHandler, CommandHandler, filt
 
 from bot.policy.summaries import MAX_GROUP_SECONDS, MIN_GROUP_SECONDS
 from bot.presentation import keyboards, replies, texts
-from bot.presentation.i18n import ENGLISH
+from bot.presentation.i18n import Translator
 from bot.presentation.inputs import parse_count
 from handlers.context import BotContext
+from handlers.locale import translator_of
 from handlers.senders import requester_id, sender_chat_id
 
 
@@ -34,10 +35,10 @@ async def on_summary_button(update: Update, context: BotContext) -> None:
     await query.answer(reply.text, show_alert=reply.alert or None)
 
 
-def _state(min_seconds: int | None) -> str:
+def _state(tr: Translator, min_seconds: int | None) -> str:
     if min_seconds is None:
-        return texts.GROUP_SUMMARY_OFF
-    return texts.GROUP_SUMMARY_ON.format(duration=replies.duration(ENGLISH, min_seconds))
+        return tr(texts.GROUP_SUMMARY_OFF)
+    return tr.render(texts.GROUP_SUMMARY_ON, duration=replies.duration(tr, min_seconds))
 
 
 def _threshold(argument: str, default: int) -> tuple[bool, int | None]:
@@ -56,26 +57,34 @@ async def on_groupsummary(update: Update, context: BotContext) -> None:
     message = update.effective_message
     if message is None:
         return
+    tr = await translator_of(update, context)
     if message.chat.type == ChatType.PRIVATE:
-        await message.reply_text(texts.GROUP_SUMMARY_PRIVATE)
+        await message.reply_text(tr(texts.GROUP_SUMMARY_PRIVATE))
         return
     services = context.services
     if not services.summaries.summaries_enabled:
-        await message.reply_text(texts.GROUP_SUMMARY_UNAVAILABLE)
+        await message.reply_text(tr(texts.GROUP_SUMMARY_UNAVAILABLE))
         return
     groups = services.group_summaries
     argument = (context.args or [""])[0].lower()
     if not argument:
         current = await groups.min_seconds(message.chat_id)
-        default = replies.duration(ENGLISH, groups.default_seconds)
         await message.reply_text(
-            texts.GROUP_SUMMARY_HELP.format(state=_state(current), default=default)
+            tr.render(
+                texts.GROUP_SUMMARY_HELP,
+                state=_state(tr, current),
+                default=replies.duration(tr, groups.default_seconds),
+            )
         )
         return
     valid, threshold = _threshold(argument, groups.default_seconds)
     if not valid:
         await message.reply_text(
-            texts.GROUP_SUMMARY_INVALID.format(low=MIN_GROUP_SECONDS, high=MAX_GROUP_SECONDS)
+            tr.render(
+                texts.GROUP_SUMMARY_INVALID,
+                low=tr.number(MIN_GROUP_SECONDS),
+                high=tr.number(MAX_GROUP_SECONDS),
+            )
         )
         return
     change = await groups.change(
@@ -85,9 +94,11 @@ async def on_groupsummary(update: Update, context: BotContext) -> None:
         sender_chat_id=sender_chat_id(message),
     )
     if not change.allowed:
-        await message.reply_text(texts.GROUP_MODE_NOT_ADMIN)
+        await message.reply_text(tr(texts.GROUP_MODE_NOT_ADMIN))
         return
-    await message.reply_text(texts.GROUP_SUMMARY_SET.format(state=_state(change.min_seconds)))
+    await message.reply_text(
+        tr.render(texts.GROUP_SUMMARY_SET, state=_state(tr, change.min_seconds))
+    )
 
 
 def summary_handlers() -> list[BaseHandler[Update, BotContext, None]]:

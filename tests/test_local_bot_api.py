@@ -96,6 +96,25 @@ async def test_a_server_path_not_on_this_disk_fails_plainly_and_quietly(
     assert BOT_TOKEN.split(":")[1] not in ours
 
 
+async def test_a_local_server_without_local_mode_set_is_named_at_once(
+    telegram: FakeTelegram,
+    stt: FakeStt,
+    settings_for: SettingsFactory,
+    running_bot: BotFactory,
+    tmp_path: Path,
+    caplog: pytest.LogCaptureFixture,
+) -> None:
+    telegram.enable_local_mode(tmp_path / "server")
+    async with running_bot(settings_for()):  # TELEGRAM_LOCAL_MODE unset
+        original = telegram.push_voice(CHAT, note_bytes("localnote0004", 3), duration=3)
+        text = await transcript_reply(telegram, CHAT, original["message_id"])
+
+    assert text == texts.failure("download_failed")
+    assert len(telegram.calls_to("getFile")) == 1  # no retries of a mistake that will not pass
+    assert not telegram.calls_to(DOWNLOAD) and not stt.requests
+    assert "set TELEGRAM_LOCAL_MODE=true" in caplog.text
+
+
 def test_file_limits_follow_the_server(settings_for: SettingsFactory) -> None:
     assert settings_for().max_file_bytes == 20_000_000
     local = settings_for(TELEGRAM_LOCAL_MODE="true", MAX_FILE_BYTES="500000000")

@@ -69,6 +69,14 @@ def test_a_long_global_queue_drops_the_status() -> None:
     assert policy.reason_to_skip(job()) == "31 chats wait for Telegram's global limit"
 
 
+def test_a_status_on_its_way_in_the_chat_speaks_for_the_next_note() -> None:
+    policy = StatusPolicy()
+    assert policy.reason_to_skip(job(), posting=1) == (
+        "a status message is already on its way in this chat"
+    )
+    assert policy.reason_to_skip(job(), posting=0) is None
+
+
 def test_messages_waiting_in_the_chat_drop_the_status() -> None:
     queue = Queue(per_chat={CHAT: 1})
     policy = StatusPolicy(congestion=queue)

@@ -6,15 +6,17 @@ from __future__ import annotations
 
 import asyncio
 
+from bot.app import BotRuntime
 from bot.presentation import texts
+from bot.presentation.i18n import Translator, translator
 from tests.conftest import LLM_KEY, BotFactory, SettingsFactory, llm_environment
 from tests.fakes.llm import FakeLlm
 from tests.fakes.stt import FakeStt
 from tests.fakes.telegram import ChatMessage, FakeTelegram, make_user
-from tests.flows import AUDIO, buttons, idle, replies_to, tap, transcripts, voice_transcript
+from tests.flows import AUDIO, buttons, idle, replies_to, tap, voice_transcript
 
 RUSSIAN = 71
-ENGLISH = 72
+ALICE = 72
 GROUP = -100700
 ADMIN = 73
 MEMBER = 74
@@ -47,8 +49,44 @@ def answers(telegram: FakeTelegram, chat_id: int, message_id: int, prefix: str) 
     ]
 
 
+EN = translator("en")
+RU = translator("ru")
+
+
 def russian_user(telegram: FakeTelegram) -> None:
     telegram.users[RUSSIAN] = make_user(RUSSIAN, "Ivan", language_code="ru")
+
+
+async def delivered(
+    telegram: FakeTelegram,
+    runtime: BotRuntime,
+    chat_id: int,
+    original: int,
+    tr: Translator = EN,
+) -> ChatMessage:
+    """The transcript of `original` once delivered: its status message ("Transcribing…" in
+    `tr`'s words) edited into the text, with its buttons."""
+
+    def done() -> ChatMessage | None:
+        return next(
+            (
+                m
+                for m in replies_to(telegram, chat_id, original)
+                if m.text_history[:1] == [tr(texts.TRANSCRIBING)]
+                and m.text != tr(texts.TRANSCRIBING)
+            ),
+            None,
+        )
+
+    found = await telegram.wait_for(done, what=f"the transcript of message {original}")
+    assert found is not None
+    await idle(runtime)
+    return telegram.message(chat_id, found.message_id)
+
+
+async def russian_transcript(telegram: FakeTelegram, runtime: BotRuntime) -> ChatMessage:
+    original = telegram.push_voice(RUSSIAN, AUDIO)["message_id"]
+    return await delivered(telegram, runtime, RUSSIAN, original, RU)
 
 
 async def test_summary_and_translation_come_in_the_user_s_language(
@@ -62,9 +100,10 @@ async def test_summary_and_translation_come_in_the_user_s_language(
     stt.transcript = LONG
     settings = settings_for(**llm_environment(llm), DEFAULT_MODEL=DETECTING_MODEL)
     async with running_bot(settings) as runtime:
-        transcript = await voice_transcript(telegram, runtime, RUSSIAN)
-        assert labels(transcript)[:2] == [texts.SUMMARY_BUTTON, texts.TRANSLATE_BUTTON]
-        summary_data = data_of(transcript, texts.SUMMARY_BUTTON)
+        transcript = await russian_transcript(telegram, runtime)
+        # In the user's interface language, and in that language the answers come.
+        assert labels(transcript)[:2] == ["📝 Сводка", "🌐 Перевести"]
+        summary_data = data_of(transcript, RU(texts.SUMMARY_BUTTON))
         started = await tap(
             telegram,
             transcript,
@@ -74,17 +113,17 @@ async def test_summary_and_translation_come_in_the_user_s_language(
         translated = await tap(
             telegram,
             transcript,
-            data_of(transcript, texts.TRANSLATE_BUTTON),
+            data_of(transcript, RU(texts.TRANSLATE_BUTTON)),
             until=lambda: answers(telegram, RUSSIAN, transcript.message_id, "🌐"),
         )
         await idle(runtime)
 
-    assert started == {"text": texts.SUMMARY_WORKING}
-    assert translated == {"text": texts.SUMMARY_WORKING}
+    assert started == {"text": "Уже делаю: отвечу на расшифровку."}
+    assert translated == {"text": RU(texts.SUMMARY_WORKING)}
     [summary] = answers(telegram, RUSSIAN, transcript.message_id, "📝")
-    assert summary == texts.SUMMARY_ANSWER.format(text="• summary (ru) of 80 words")
+    assert summary == "📝 Сводка\n\n• summary (ru) of 80 words"
     [translation] = answers(telegram, RUSSIAN, transcript.message_id, "🌐")
-    assert translation == texts.TRANSLATION_ANSWER.format(text=f"[ru] {LONG}")
+    assert translation == RU(texts.TRANSLATION_ANSWER).format(text=f"[ru] {LONG}")
     asked = [r for r in llm.requests if r.status == 200]
     assert [r.task for r in asked] == ["summary", "translation"]
     assert all(r.transcript == LONG for r in asked)
@@ -103,13 +142,12 @@ async def test_the_buttons_show_only_where_they_apply(
     settings = settings_for(**llm_environment(llm), DEFAULT_MODEL=DETECTING_MODEL)
     async with running_bot(settings) as runtime:
         stt.transcript = SHORT
-        short_for_russian = await voice_transcript(telegram, runtime, RUSSIAN)
+        short_for_russian = await russian_transcript(telegram, runtime)
         stt.transcript = LONG
-        long_for_english = await voice_transcript(telegram, runtime, ENGLISH)
+        long_for_english = await voice_transcript(telegram, runtime, ALICE)
 
     # Too short to summarise, in another language than the user's: Translate only.
-    assert texts.SUMMARY_BUTTON not in labels(short_for_russian)
-    assert texts.TRANSLATE_BUTTON in labels(short_for_russian)
+    assert labels(short_for_russian) == [RU(texts.TRANSLATE_BUTTON), RU(texts.REDO_BUTTON)]
     # Long, and in the user's own language: Summary only.
     assert texts.SUMMARY_BUTTON in labels(long_for_english)
     assert texts.TRANSLATE_BUTTON not in labels(long_for_english)
@@ -122,10 +160,10 @@ async def test_without_a_model_there_are_no_buttons(
     russian_user(telegram)
     stt.transcript = LONG
     async with running_bot(settings_for(DEFAULT_MODEL=DETECTING_MODEL)) as runtime:
-        transcript = await voice_transcript(telegram, runtime, RUSSIAN)
+        transcript = await russian_transcript(telegram, runtime)
         assert runtime.services is not None
         assert not runtime.services.summaries.enabled
-    assert labels(transcript) == [texts.REDO_BUTTON]
+    assert labels(transcript) == [RU(texts.REDO_BUTTON)]
 
 
 async def test_a_second_tap_finds_the_first_request(
@@ -138,11 +176,11 @@ async def test_a_second_tap_finds_the_first_request(
     stt.transcript = LONG
     llm.delay = 0.5
     async with running_bot(settings_for(**llm_environment(llm))) as runtime:
-        transcript = await voice_transcript(telegram, runtime, ENGLISH)
+        transcript = await voice_transcript(telegram, runtime, ALICE)
         data = data_of(transcript, texts.SUMMARY_BUTTON)
         first = await tap(telegram, transcript, data)
         second = await tap(telegram, transcript, data)  # the model is still thinking
-        await telegram.wait_for(lambda: answers(telegram, ENGLISH, transcript.message_id, "📝"))
+        await telegram.wait_for(lambda: answers(telegram, ALICE, transcript.message_id, "📝"))
         await idle(runtime)
         third = await tap(telegram, transcript, data)
         await idle(runtime)
@@ -150,7 +188,7 @@ async def test_a_second_tap_finds_the_first_request(
     assert first == {"text": texts.SUMMARY_WORKING}
     assert second == {"text": texts.SUMMARY_UNDER_WAY}
     assert third == {"text": texts.SUMMARY_ALREADY_SENT}
-    assert len(answers(telegram, ENGLISH, transcript.message_id, "📝")) == 1
+    assert len(answers(telegram, ALICE, transcript.message_id, "📝")) == 1
     assert len(llm.requests) == 1
 
 
@@ -164,10 +202,10 @@ async def test_a_burst_of_taps_cannot_pass_the_daily_quota(
     stt.transcript = LONG
     settings = settings_for(**llm_environment(llm), QUOTA_DAILY_SUMMARIES="2")
     async with running_bot(settings) as runtime:
-        shown = [await voice_transcript(telegram, runtime, ENGLISH) for _ in range(4)]
+        shown = [await voice_transcript(telegram, runtime, ALICE) for _ in range(4)]
         queries = [
             telegram.push_callback_query(
-                ENGLISH, message.message_id, data_of(message, texts.SUMMARY_BUTTON)
+                ALICE, message.message_id, data_of(message, texts.SUMMARY_BUTTON)
             )
             for message in shown
         ]
@@ -196,24 +234,24 @@ async def test_a_failed_request_is_told_refunded_and_can_be_asked_again(
     llm.fail_next(500, count=3)  # every try the retry policy makes
     settings = settings_for(**llm_environment(llm), QUOTA_DAILY_SUMMARIES="1")
     async with running_bot(settings) as runtime:
-        transcript = await voice_transcript(telegram, runtime, ENGLISH)
+        transcript = await voice_transcript(telegram, runtime, ALICE)
         data = data_of(transcript, texts.SUMMARY_BUTTON)
         await tap(
             telegram,
             transcript,
             data,
-            until=lambda: replies_to(telegram, ENGLISH, transcript.message_id),
+            until=lambda: replies_to(telegram, ALICE, transcript.message_id),
         )
         await idle(runtime)
         again = await tap(
             telegram,
             transcript,
             data,
-            until=lambda: answers(telegram, ENGLISH, transcript.message_id, "📝"),
+            until=lambda: answers(telegram, ALICE, transcript.message_id, "📝"),
         )
         await idle(runtime)
 
-    [failure, summary] = replies_to(telegram, ENGLISH, transcript.message_id)
+    [failure, summary] = replies_to(telegram, ALICE, transcript.message_id)
     assert failure.text == texts.SUMMARY_FAILED["summary"]
     assert again == {"text": texts.SUMMARY_WORKING}  # the failure did not use the one a day
     assert summary.text == texts.SUMMARY_ANSWER.format(text="• summary (en) of 80 words")
@@ -229,7 +267,7 @@ async def test_a_transcript_no_longer_kept_cannot_be_summarised(
     stt.transcript = LONG
     settings = settings_for(**llm_environment(llm), JOB_RETENTION_DAYS="0")
     async with running_bot(settings) as runtime:
-        transcript = await voice_transcript(telegram, runtime, ENGLISH)
+        transcript = await voice_transcript(telegram, runtime, ALICE)
         assert runtime.retention is not None
         removed = await runtime.retention.sweep()  # the finished job goes, and its text with it
         answer = await tap(telegram, transcript, data_of(transcript, texts.SUMMARY_BUTTON))
@@ -250,18 +288,18 @@ async def test_a_summary_cut_off_by_a_stop_is_sent_once_after_the_restart(
     settings = settings_for(**llm_environment(llm))
     llm.delay = 30.0  # the stop comes while the model is thinking
     async with running_bot(settings) as runtime:
-        transcript = await voice_transcript(telegram, runtime, ENGLISH)
+        transcript = await voice_transcript(telegram, runtime, ALICE)
         await tap(telegram, transcript, data_of(transcript, texts.SUMMARY_BUTTON))
         await telegram.wait_for(lambda: llm.requests, what="the request to the model")
     llm.delay = 0.0
     async with running_bot(settings) as runtime:
-        await telegram.wait_for(lambda: answers(telegram, ENGLISH, transcript.message_id, "📝"))
+        await telegram.wait_for(lambda: answers(telegram, ALICE, transcript.message_id, "📝"))
         await idle(runtime)
     async with running_bot(settings) as runtime:  # a third start finds nothing left to do
         await asyncio.sleep(0.2)
         await idle(runtime)
 
-    assert len(answers(telegram, ENGLISH, transcript.message_id, "📝")) == 1
+    assert len(answers(telegram, ALICE, transcript.message_id, "📝")) == 1
     assert len([r for r in llm.requests if r.status == 200]) == 1
 
 
@@ -284,19 +322,17 @@ async def test_admins_can_have_long_group_voice_notes_summarised_unasked(
         refused, done = (m.text for m in telegram.messages(GROUP)[before:])
 
         long_note = telegram.push_voice(GROUP, AUDIO, duration=90, user=RUSSIAN)["message_id"]
-        await transcripts(telegram, GROUP, long_note)
+        await delivered(telegram, runtime, GROUP, long_note, RU)
         await telegram.wait_for(lambda: answers(telegram, GROUP, long_note, "📝"))
         short_note = telegram.push_voice(GROUP, AUDIO, duration=45, user=RUSSIAN)["message_id"]
-        await transcripts(telegram, GROUP, short_note)
-        await idle(runtime)
+        await delivered(telegram, runtime, GROUP, short_note, RU)
 
     assert refused == texts.GROUP_MODE_NOT_ADMIN
-    assert done == texts.GROUP_SUMMARY_SET.format(
-        state=texts.GROUP_SUMMARY_ON.format(duration="1 min")
+    assert (
+        done
+        == "Done. Summaries of long voice notes here: under every voice note longer than 1 min."
     )
-    # Under the voice note, in the sender's language (the group has none of its own yet).
-    assert answers(telegram, GROUP, long_note, "📝") == [
-        texts.SUMMARY_ANSWER.format(text="• summary (ru) of 80 words")
-    ]
+    # Under the voice note, in the sender's language (the group has not chosen one).
+    assert answers(telegram, GROUP, long_note, "📝") == ["📝 Сводка\n\n• summary (ru) of 80 words"]
     assert answers(telegram, GROUP, short_note, "📝") == []
     assert len(llm.requests) == 1

@@ -47,9 +47,9 @@ async def session() -> AsyncIterator[aiohttp.ClientSession]:
 
 
 def client_for(
-    session: aiohttp.ClientSession, llm: FakeLlm, *, key: str | None = LLM_KEY, **options: float
+    session: aiohttp.ClientSession, llm: FakeLlm, *, key: str | None = LLM_KEY, timeout: float = 10
 ) -> ChatClient:
-    return ChatClient(session, llm.url, key, "test-model", retry=FAST, **options)
+    return ChatClient(session, llm.url, key, "test-model", retry=FAST, timeout=timeout)
 
 
 # --- the client ------------------------------------------------------------------------------

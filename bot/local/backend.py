@@ -22,7 +22,7 @@ from datetime import UTC, datetime
 from pathlib import Path
 
 from bot.local.config import LOCAL_SIZES, LocalConfig
-from bot.local.engine import EngineClosedError, EngineJob, LocalWhisperEngine
+from bot.local.engine import EngineClosedError, EngineJob, LocalWhisperEngine, Task
 from bot.local.weights import default_cache_dir, packaged_weights_available
 from bot.stt.errors import (
     JobFailedError,
@@ -195,14 +195,14 @@ class LocalBackend:
         `wait_result` returns (see `InProcessBackend`)."""
         size = self.size_for(request.model)
         engine = await self._engine_when_free(size)
-        job = await engine.enqueue(audio.data, _language(request))
+        job = await engine.enqueue(audio.data, _language(request), task=_task(request))
         return self._store(job, audio, request, size)
 
     def submit_nowait(self, audio: AudioUpload, request: JobRequest, *, owner: str = "") -> str:
         """Queue a job now, or raise `QueueFullError` or `EnginesBusyError` (the job API's
         429)."""
         size = self.size_for(request.model)
-        job = self.engine(size).try_enqueue(audio.data, _language(request))
+        job = self.engine(size).try_enqueue(audio.data, _language(request), task=_task(request))
         return self._store(job, audio, request, size, owner)
 
     def progress(self, generation_id: str) -> JobProgress | None:
@@ -304,6 +304,12 @@ class LocalBackend:
             workers=config.workers,
             queue_size=config.queue_size,
         )
+
+
+def _task(request: JobRequest) -> Task:
+    """Whisper's translate task when the request asks for it ("task": "translate"): the words
+    in English, whatever the language heard. Else a transcription."""
+    return "translate" if request.params.get("task") == "translate" else "transcribe"
 
 
 def _language(request: JobRequest) -> str | None:

@@ -23,24 +23,27 @@ import time
 from collections.abc import Callable, Iterable, Iterator
 from dataclasses import dataclass, field, replace
 from pathlib import Path
-from typing import TYPE_CHECKING, Any, Literal, Protocol
+from typing import Any, Literal, Protocol
 
 from bot.local.weights import WeightsError, default_cache_dir, resolve_model_source
+from bot.local.windows import SAMPLE_RATE, DecodedAudio, Window
 from bot.stt.errors import RateLimitedError, SttError, ValidationError
 from bot.stt.languages import AUTO, primary_code
 from bot.stt.types import JobProgress, Segment, Transcript, Word
 
-if TYPE_CHECKING:  # PyAV and numpy come with the [local] extra: imported when a job decodes
-    from bot.local.windows import DecodedAudio, Window
-
 logger = logging.getLogger(__name__)
 
-SAMPLE_RATE = 16_000  # what Whisper's feature extractor expects
-DEFAULT_WINDOW_SECONDS = 600.0
+# Whisper hears 30 s at a time anyway; what grows with a window is faster-whisper's feature
+# extraction over it (STFT frames and spectra: about 0.7 MB a second of window). Measured on two
+# cores over a 330 MB model: peak RSS 400 MB with 30 s windows, 480 MB with 120 s, 600 MB with
+# 300 s; two minutes keep it well under 600 MB at any length, with few cuts.
+DEFAULT_WINDOW_SECONDS = 120.0
 
 JobState = Literal["waiting", "active", "completed", "error"]
 # Called from the worker thread with (seconds transcribed so far, audio duration in seconds).
 ProgressCallback = Callable[[float, float], None]
+# Whisper's two tasks: the words as spoken, or their translation into English.
+Task = Literal["transcribe", "translate"]
 
 
 class QueueFullError(RateLimitedError):
@@ -81,8 +84,8 @@ class EngineOptions:
     # model one after another however many threads call it (the engine sets it).
     num_workers: int = 1
     # Audio is decoded and transcribed this many seconds at a time (bot/local/windows.py), so
-    # memory stays flat at any length: 10 minutes is 38 MB of samples; a two-hour recording
-    # whole would be 460 MB, twice over while decoded.
+    # memory stays flat at any length; a two-hour recording whole would be 460 MB of samples,
+    # twice over while decoded, and its features several times that.
     window_seconds: float = DEFAULT_WINDOW_SECONDS
 
     def threads_per_worker(self) -> int:
@@ -306,13 +309,15 @@ class LocalWhisperEngine:
         language: str | None = None,
         word_timestamps: bool = True,
         on_progress: ProgressCallback | None = None,
+        *,
+        task: Task = "transcribe",
     ) -> EngineJob:
         """Admit a job now or raise `QueueFullError`."""
         self._admitting()
         if self._waiting or self._places.empty():
             raise QueueFullError()
         self._places.get_nowait()
-        return self._start(audio, language, word_timestamps, on_progress)
+        return self._start(audio, language, word_timestamps, on_progress, task)
 
     async def enqueue(
         self,
@@ -320,6 +325,8 @@ class LocalWhisperEngine:
         language: str | None = None,
         word_timestamps: bool = True,
         on_progress: ProgressCallback | None = None,
+        *,
+        task: Task = "transcribe",
     ) -> EngineJob:
         """Admit a job, waiting for a place in the queue if it is full."""
         self._admitting()
@@ -330,7 +337,7 @@ class LocalWhisperEngine:
             self._waiting -= 1
         if self._closing.is_set():  # woken by close()
             raise EngineClosedError("the local engine was closed")
-        return self._start(audio, language, word_timestamps, on_progress)
+        return self._start(audio, language, word_timestamps, on_progress, task)
 
     async def transcribe(
         self,
@@ -338,9 +345,12 @@ class LocalWhisperEngine:
         language: str | None = None,
         word_timestamps: bool = True,
         on_progress: ProgressCallback | None = None,
+        *,
+        task: Task = "transcribe",
     ) -> Transcript:
-        """Transcribe audio bytes or a file; waits for a place in the queue when it is full."""
-        job = await self.enqueue(audio, language, word_timestamps, on_progress)
+        """Transcribe audio bytes or a file (or translate it into English: `task`); waits for a
+        place in the queue when it is full."""
+        job = await self.enqueue(audio, language, word_timestamps, on_progress, task=task)
         return await job.result()
 
     def close(self) -> None:
@@ -391,13 +401,14 @@ class LocalWhisperEngine:
         language: str | None,
         word_timestamps: bool,
         on_progress: ProgressCallback | None,
+        task: Task = "transcribe",
     ) -> EngineJob:
         signals = _Signals(started=threading.Event(), cancelled=threading.Event())
         self._pending += 1
         self._idle.clear()
         try:
             future = self._executor.submit(
-                self._run, audio, language, word_timestamps, on_progress, signals
+                self._run, audio, language, word_timestamps, on_progress, signals, task
             )
         except RuntimeError:  # the executor was shut down between admission and submission
             self._free_place()
@@ -429,11 +440,12 @@ class LocalWhisperEngine:
         word_timestamps: bool,
         on_progress: ProgressCallback | None,
         signals: _Signals,
+        task: Task = "transcribe",
     ) -> Transcript:
         signals.times.started = time.monotonic()
         signals.started.set()
         try:
-            return self._transcribe(audio, language, word_timestamps, on_progress, signals)
+            return self._transcribe(audio, language, word_timestamps, on_progress, signals, task)
         finally:
             signals.times.finished = time.monotonic()
 
@@ -444,6 +456,7 @@ class LocalWhisperEngine:
         word_timestamps: bool,
         on_progress: ProgressCallback | None,
         signals: _Signals,
+        task: Task = "transcribe",
     ) -> Transcript:
         with open_audio(audio, self.options.window_seconds) as decoded:
             windows = _decoding(decoded.windows())
@@ -469,6 +482,7 @@ class LocalWhisperEngine:
                 segments, info = model.transcribe(
                     window.samples,
                     language=language,
+                    task=task,  # "translate": English words, whatever the language heard
                     beam_size=self.options.beam_size,
                     vad_filter=self.options.vad_filter,
                     word_timestamps=word_timestamps,
@@ -500,8 +514,6 @@ class LocalWhisperEngine:
 
 def open_audio(audio: bytes | Path, window_seconds: float) -> DecodedAudio:
     """Open any container/codec PyAV knows for decoding in windows of 16 kHz mono float32."""
-    from bot.local.windows import DecodedAudio
-
     try:
         return DecodedAudio(
             audio, window_seconds=window_seconds, search_seconds=_search(window_seconds)

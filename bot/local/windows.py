@@ -1,4 +1,4 @@
-"""Decode audio as it is read, in windows of a few minutes, so memory stays flat at any length.
+"""Decode audio as it is read, in windows of two minutes, so memory stays flat at any length.
 
 faster-whisper's own `decode_audio` holds the whole recording as 16 kHz float32 samples
 (230 MB an hour, twice over while it converts), and its `transcribe` expects them whole. Here
@@ -18,14 +18,10 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
-import av
-import numpy
-from av.audio.fifo import AudioFifo
-from av.audio.resampler import AudioResampler
+# PyAV and numpy come with the [local] extra; they are imported when a recording is opened, so
+# this module (and the engine that names it) imports without them.
 
 SAMPLE_RATE = 16_000  # what Whisper's feature extractor expects
-DEFAULT_WINDOW_SECONDS = 600.0
-DEFAULT_SEARCH_SECONDS = 20.0
 _FRAME_GROUP = 500_000  # source samples resampled at once, as faster-whisper's decode_audio does
 _ENERGY_FRAME = SAMPLE_RATE // 10  # 100 ms
 
@@ -45,12 +41,10 @@ class DecodedAudio:
     `with`). `duration` is the container's figure, when it states one."""
 
     def __init__(
-        self,
-        source: bytes | Path,
-        *,
-        window_seconds: float = DEFAULT_WINDOW_SECONDS,
-        search_seconds: float = DEFAULT_SEARCH_SECONDS,
+        self, source: bytes | Path, *, window_seconds: float, search_seconds: float
     ) -> None:
+        import av
+
         if window_seconds <= 0 or not 0 <= search_seconds < window_seconds:
             raise ValueError("need window_seconds > 0 and 0 <= search_seconds < window_seconds")
         self._window = round(window_seconds * SAMPLE_RATE)
@@ -76,6 +70,8 @@ class DecodedAudio:
 
     def windows(self) -> Iterator[Window]:
         """The recording in consecutive windows, cut at quiet moments; the last may be short."""
+        import numpy
+
         pending: list[Any] = []  # int16 chunks not yet handed on
         held = 0
         start = 0  # samples handed on so far
@@ -94,6 +90,9 @@ class DecodedAudio:
 
     def _chunks(self) -> Iterator[Any]:
         """int16 mono samples at SAMPLE_RATE, a group of frames at a time."""
+        from av.audio.fifo import AudioFifo
+        from av.audio.resampler import AudioResampler
+
         resampler = AudioResampler(format="s16", layout="mono", rate=SAMPLE_RATE)
         fifo = AudioFifo()
         for frame in _valid_frames(self._container.decode(self._stream)):
@@ -106,13 +105,15 @@ class DecodedAudio:
         yield from _resampled(resampler, None)  # None flushes what the resampler holds
 
 
-def _resampled(resampler: AudioResampler, frame: Any) -> Iterator[Any]:
+def _resampled(resampler: Any, frame: Any) -> Iterator[Any]:
     for resampled in resampler.resample(frame):
         yield resampled.to_ndarray().reshape(-1)
 
 
 def _valid_frames(frames: Iterator[Any]) -> Iterator[Any]:
     """Skip frames FFmpeg cannot decode (as faster-whisper does), keep the rest."""
+    import av
+
     while True:
         try:
             yield next(frames)
@@ -124,6 +125,8 @@ def _valid_frames(frames: Iterator[Any]) -> Iterator[Any]:
 
 def _quiet_cut(samples: Any, window: int, search: int) -> int:
     """Where to end a window: the middle of the quietest 100 ms in [window - search, window]."""
+    import numpy
+
     if search < _ENERGY_FRAME:
         return window
     region = samples[window - search : window].astype(numpy.float32)
@@ -134,4 +137,4 @@ def _quiet_cut(samples: Any, window: int, search: int) -> int:
 
 
 def _as_float(samples: Any) -> Any:
-    return samples.astype(numpy.float32) / 32768.0
+    return samples.astype("float32") / 32768.0

@@ -142,14 +142,18 @@ class DeliveryService:
         # How long a transcript waits out Telegram trouble: hours, so outages lose nothing.
         self._patience = patience
         self._status_policy = status_policy or StatusPolicy()
+        # Status messages on their way, by chat: a note sent with others needs none of its own.
+        self._posting: dict[int, int] = {}
 
     async def post_status(self, job: Job) -> None:
         """Post "Transcribing…" under the recording: best effort, never twice, and not at all
         when the status policy says it is not worth it now."""
-        skip = self._status_policy.reason_to_skip(job)
+        chat = job.chat_id
+        skip = self._status_policy.reason_to_skip(job, posting=self._posting.get(chat, 0))
         if skip is not None:
             log.debug("job %d: no status message: %s", job.id, skip)
             return
+        self._posting[chat] = self._posting.get(chat, 0) + 1
         try:
             await self._send_once(
                 job,
@@ -165,6 +169,11 @@ class DeliveryService:
             )
         except Exception as error:  # the job goes on: its answer will be a new message
             log.info("job %d: no status message (%s)", job.id, type(error).__name__)
+        finally:
+            if self._posting[chat] > 1:
+                self._posting[chat] -= 1
+            else:
+                del self._posting[chat]
 
     async def show_progress(self, job: Job, text: str) -> bool:
         """Edit the status message to `text` (how far a long job has got). False when there is

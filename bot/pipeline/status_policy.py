@@ -8,7 +8,8 @@ the chat's own, so under pressure it is the first thing dropped. It is skipped w
   poll schedule's estimate): it would be edited into the transcript a moment later anyway;
 - more than `max_backlog` chats already wait for a slot under the global limit: it would arrive
   late, and take a slot a transcript needs;
-- the chat already has messages waiting under its own limit (one a second): likewise.
+- the chat already has messages waiting under its own limit (one a second), or a status
+  message of another note on its way: likewise (one "Transcribing…" speaks for a batch).
 
 A job without a status message gets its transcript as a new reply, as when the status could not
 be posted.
@@ -52,12 +53,15 @@ class StatusPolicy:
     quick_seconds: float = 0.0  # QUICK_ANSWER_SECONDS; 0: never skipped for being quick
     max_backlog: int = MAX_BACKLOG
 
-    def reason_to_skip(self, job: NewJob) -> str | None:
-        """Why the job should post no status message; None: post it."""
+    def reason_to_skip(self, job: NewJob, *, posting: int = 0) -> str | None:
+        """Why the job should post no status message; None: post it. `posting`: status
+        messages of other jobs in the same chat still on their way."""
         if self.estimate is not None:
             expected, _ = self.estimate.predict(job.model, job.duration)
             if expected <= self.quick_seconds:
                 return f"transcript expected in {expected:.1f}s"
+        if posting > 0:
+            return "a status message is already on its way in this chat"
         if self.congestion is not None:
             if self.congestion.waiting_in(job.chat_id) > 0:
                 return "messages already wait in this chat"

@@ -33,7 +33,7 @@ from bot.pipeline.supervisor import TaskSupervisor
 from bot.policy.quota import payer_of
 from bot.policy.summaries import Ask, GroupSummaries, SummariesUsedUp, SummaryQuota
 from bot.presentation import keyboards, replies, texts
-from bot.presentation.i18n import ENGLISH as ENGLISH_TEXTS
+from bot.presentation.i18n import Translator, translator
 from bot.presentation.rendering import split_text
 from bot.stt.languages import primary_code
 from bot.stt.types import Transcript
@@ -45,7 +45,8 @@ from storage.summaries import Existing, Kind, Reserved, SummaryRequest, Transcri
 
 log = logging.getLogger(__name__)
 
-# The language the bot speaks in a chat, to a user: (chat id, user id) -> "ru", "pt-BR".
+# The interface language the bot speaks in a chat, to a user (bot/policy/interface_language.py):
+# (chat id, user id) -> a locale, "ru", "pt_BR".
 InterfaceLanguage = Callable[[int, int | None], Awaitable[str]]
 # Requests to the model at once; more wait. A local server answers one at a time anyway.
 MAX_CONCURRENT_REQUESTS = 4
@@ -57,8 +58,9 @@ for _name, _code in WHISPER_LANGUAGE_CODES.items():
     _ENGLISH_NAMES.setdefault(_code, _name.title())
 
 
-def language_for_model(code: str) -> str:
+def language_for_model(locale: str) -> str:
     """How the model's instructions name a language: "Russian (ru)", "Portuguese (pt-BR)"."""
+    code = locale.replace("_", "-")
     name = _ENGLISH_NAMES.get(primary_code(code))
     return f"{name} ({code})" if name else f"the language with the code {code}"
 
@@ -100,11 +102,12 @@ class TapReply:
         return self.answer in (TapAnswer.GONE, TapAnswer.OFF, TapAnswer.USED_UP)
 
 
-def tap_reply(outcome: TapAnswer | SummariesUsedUp, now: datetime) -> TapReply:
+def tap_reply(tr: Translator, outcome: TapAnswer | SummariesUsedUp, now: datetime) -> TapReply:
     if isinstance(outcome, SummariesUsedUp):
-        resets = replies.moment(ENGLISH_TEXTS, outcome.resets_at, now)
-        return TapReply(TapAnswer.USED_UP, texts.summaries_used_up(outcome.limit, resets))
-    return TapReply(outcome, _TAP_TEXTS[outcome])
+        resets = replies.moment(tr, outcome.resets_at, now)
+        text = tr.render_plural(texts.SUMMARIES_USED_UP, outcome.limit, resets=resets)
+        return TapReply(TapAnswer.USED_UP, text)
+    return TapReply(outcome, tr(_TAP_TEXTS[outcome]))
 
 
 class SummaryService:
@@ -179,29 +182,31 @@ class SummaryService:
     async def _buttons(self, job: Job, transcript: Transcript) -> Buttons:
         if not self.enabled or transcript.is_empty:
             return []
-        interface = await self._language(job.chat_id, job.user_id)
+        # The job's own interface language, fixed when it was accepted (its other texts are in
+        # it too): whom the transcript was for.
+        tr = translator(job.locale)  # English for a job from before there was a choice
         summary = self._offers_summary(transcript)
-        translate = self._offers_translation(transcript.language, interface)
+        translate = self._offers_translation(transcript.language, tr.locale)
         if summary or translate:
             await self._texts.keep(job.id, transcript.text, transcript.language)
-        return keyboards.summary_buttons(job.id, summary=summary, translate=translate)
+        return keyboards.summary_buttons(tr, job.id, summary=summary, translate=translate)
 
     async def _auto_summary(self, job: Job, transcript: Transcript) -> None:
         if self._tasks is None or job.chat_type not in GROUP_CHATS:
             return
         threshold = await self._groups.min_seconds(job.chat_id)
-        seconds = transcript.duration or job.duration
+        # How long members see the note to be (Telegram's figure), else what the backend heard.
+        seconds = job.duration or transcript.duration
         if threshold is None or seconds is None or seconds <= threshold:
             return
         if not self._offers_summary(transcript):
             return
         await self._texts.keep(job.id, transcript.text, transcript.language)
-        language = await self._language(job.chat_id, job.user_id)
         outcome = await self._quota.reserve(
             Ask(
                 "summary",
                 job.id,
-                language,
+                translator(job.locale).locale,  # the group's language, else the sender's
                 payer_id=payer_of(job),
                 chat_id=job.chat_id,
                 reply_to=job.message_id,
@@ -220,12 +225,19 @@ class SummaryService:
     ) -> TapReply:
         """Reserve and start a summary or translation of a delivered transcript, asked for in
         `chat_id` by `user_id`, who pays; what to answer the tap with."""
-        return tap_reply(
-            await self._request(kind, job_id, user_id, chat_id, reply_to), self._clock()
-        )
+        # The tapper's language (or their group's): of the answer to the tap, and of the text.
+        locale = await self._language(chat_id, user_id)
+        outcome = await self._request(kind, job_id, locale, user_id, chat_id, reply_to)
+        return tap_reply(translator(locale), outcome, self._clock())
 
     async def _request(
-        self, kind: Kind, job_id: int, user_id: int, chat_id: int, reply_to: int | None
+        self,
+        kind: Kind,
+        job_id: int,
+        locale: str,
+        user_id: int,
+        chat_id: int,
+        reply_to: int | None,
     ) -> TapAnswer | SummariesUsedUp:
         if not self._can_do(kind):
             return TapAnswer.OFF
@@ -234,10 +246,8 @@ class SummaryService:
         # A button only ever asks about its own chat's transcript.
         if job is None or stored is None or job.chat_id != chat_id:
             return TapAnswer.GONE
-        if self._tasks is None:
-            language = ENGLISH  # all Whisper can translate into
-        else:
-            language = await self._language(chat_id, user_id)
+        # All Whisper can translate into is English.
+        language = ENGLISH if self._tasks is None else locale
         outcome = await self._quota.reserve(
             Ask(kind, job_id, language, payer_id=user_id, chat_id=chat_id, reply_to=reply_to)
         )
@@ -257,6 +267,8 @@ class SummaryService:
     async def resume_open(self) -> int:
         """At start: carry out the requests a stop cut off (their sends are recorded, so
         nothing that went out goes again)."""
+        if not self.enabled:
+            return 0  # nothing can carry them out (requests of a run with a model wait for one)
         requests = await self._quota.open_requests()
         for request in requests:
             self._start(request)
@@ -295,7 +307,8 @@ class SummaryService:
             )
             await self._quota.refund(request)
             if not request.bulk:
-                await self._send(request, job, texts.SUMMARY_FAILED[request.kind], "failed")
+                text = self._translator(request)(texts.SUMMARY_FAILED[request.kind])
+                await self._send(request, job, text, "failed")
             return
         try:
             await self._send(request, job, answer, "answer")
@@ -308,17 +321,24 @@ class SummaryService:
         await self._quota.done(request)
         log.info("job %d: %s sent", job.id, request.kind)
 
+    def _translator(self, request: SummaryRequest) -> Translator:
+        """The answer's: in the language it is written in (English for Whisper's)."""
+        return translator(request.language)
+
     async def _answer(self, request: SummaryRequest, job: Job, text: str) -> str:
+        # The heading is translated, the model's text filled in as it is (format, not render:
+        # a whole summary needs no isolating from the heading around it).
+        tr = self._translator(request)
         if request.kind == "summary":
             assert self._tasks is not None
             summary = await self._tasks.summarise(text, language_for_model(request.language))
-            return texts.SUMMARY_ANSWER.format(text=summary)
+            return tr(texts.SUMMARY_ANSWER).format(text=summary)
         if self._tasks is not None:
             translated = await self._tasks.translate(text, language_for_model(request.language))
         else:
             assert self._speech is not None
             translated = await self._speech.to_english(job)
-        return texts.TRANSLATION_ANSWER.format(text=translated)
+        return tr(texts.TRANSLATION_ANSWER).format(text=translated)
 
     async def _send(self, request: SummaryRequest, job: Job, text: str, what: str) -> None:
         """The text as a reply, in one or two messages, or else as a file: each a recorded
@@ -329,7 +349,8 @@ class SummaryService:
         steps: list[SendText | SendFile]
         if len(parts) > MAX_TEXT_MESSAGES:
             filename = f"{request.kind}-{request.language}.txt"
-            steps = [SendFile(filename, text.encode("utf-8"), texts.TRANSLATION_FILE_CAPTION)]
+            caption = self._translator(request)(texts.TRANSLATION_FILE_CAPTION)
+            steps = [SendFile(filename, text.encode("utf-8"), caption)]
         else:
             steps = [SendText(part) for part in parts]
         try:

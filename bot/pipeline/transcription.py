@@ -381,7 +381,7 @@ class TranscriptionService:
             # The status message settles before the API is asked (a few ms, or its short
             # deadline in an outage), so a stop during a long upload never leaves it in doubt.
             await asyncio.shield(status)
-        filename, mime_type = _media_of(job).upload_name_and_type()
+        filename, mime_type = media_of(job).upload_name_and_type()
         # The backend holds a transfer slot for each upload attempt itself, so a hung upload
         # never keeps the others waiting. The upload streams from the file.
         generation_id = await self._backend.submit(
@@ -584,7 +584,7 @@ class TranscriptionService:
         return await self.accept(
             origin,
             user_id,
-            _media_of(source),
+            media_of(source),
             locale=locale,
             choice=choice,
             dedupe_key=f"redo:{source.chat_id}:{source.message_id}:{model.id}:{language}",
@@ -605,7 +605,8 @@ def may_redo(job: Job, user_id: int) -> bool:
     return job.user_id == user_id or (job.chat_type == "private" and job.chat_id == user_id)
 
 
-def _media_of(job: Job) -> MediaRef:
+def media_of(job: Job) -> MediaRef:
+    """The recording a job is about, as its message named it (to fetch it again)."""
     return MediaRef(
         kind=MediaKind(job.media_kind),
         file_id=job.file_id,

@@ -300,14 +300,14 @@ def parse_redo_choice(data: str) -> tuple[int, str] | None:
     return (job, model) if job is not None and model else None
 
 
-def summary_buttons(job_id: int, *, summary: bool, translate: bool) -> Buttons:
+def summary_buttons(tr: Translator, job_id: int, *, summary: bool, translate: bool) -> Buttons:
     """Summary and Translate under a transcript, those offered, side by side (no row when
     neither is)."""
     row: list[tuple[str, str]] = []
     if summary:
-        row.append((texts.SUMMARY_BUTTON, f"{SUMMARY_PREFIX}{job_id}"))
+        row.append((tr(texts.SUMMARY_BUTTON), f"{SUMMARY_PREFIX}{job_id}"))
     if translate:
-        row.append((texts.TRANSLATE_BUTTON, f"{TRANSLATE_PREFIX}{job_id}"))
+        row.append((tr(texts.TRANSLATE_BUTTON), f"{TRANSLATE_PREFIX}{job_id}"))
     return [row] if row else []
 
 

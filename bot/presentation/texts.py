@@ -577,32 +577,34 @@ REDO_REFUSALS: dict[str, str] = {
 
 # --- Summaries and translations by a language model ---------------------------------------
 
-SUMMARY_BUTTON = "📝 Summary"
-TRANSLATE_BUTTON = "🌐 Translate"
-SUMMARY_ANSWER = "📝 Summary\n\n{text}"
-TRANSLATION_ANSWER = "🌐 Translation\n\n{text}"
-TRANSLATION_FILE_CAPTION = "Translation"
-# Answers to a tap (at most 200 characters: Telegram's limit for a callback answer).
-SUMMARY_WORKING = "On it: the answer comes as a reply to the transcript."
-SUMMARY_UNDER_WAY = "Already on it: the answer comes as a reply to the transcript."
-SUMMARY_ALREADY_SENT = "Already answered: see the replies to the transcript."
-SUMMARY_GONE = "I no longer keep this transcript, so I cannot do that. Send the recording again."
-SUMMARY_OFF = "Summaries and translations are not available on this bot now."
+SUMMARY_BUTTON = N_("📝 Summary")
+TRANSLATE_BUTTON = N_("🌐 Translate")
+# TRANSLATORS: the heading of a summary a language model wrote; {text} is the summary itself.
+SUMMARY_ANSWER = N_("📝 Summary\n\n{text}")
+# TRANSLATORS: the heading of a transcript's translation; {text} is the translation itself.
+TRANSLATION_ANSWER = N_("🌐 Translation\n\n{text}")
+TRANSLATION_FILE_CAPTION = N_("Translation")
+# TRANSLATORS: this and the next four answer a tap on Summary or Translate, in a small pop-up:
+# at most 200 characters.
+SUMMARY_WORKING = N_("On it: the answer comes as a reply to the transcript.")
+SUMMARY_UNDER_WAY = N_("Already on it: the answer comes as a reply to the transcript.")
+SUMMARY_ALREADY_SENT = N_("Already answered: see the replies to the transcript.")
+SUMMARY_GONE = N_(
+    "I no longer keep this transcript, so I cannot do that. Send the recording again."
+)
+SUMMARY_OFF = N_("Summaries and translations are not available on this bot now.")
 SUMMARY_FAILED: dict[str, str] = {
-    "summary": "Sorry, I could not summarise this transcript. Please try again later.",
-    "translation": "Sorry, I could not translate this transcript. Please try again later.",
+    "summary": N_("Sorry, I could not summarise this transcript. Please try again later."),
+    "translation": N_("Sorry, I could not translate this transcript. Please try again later."),
 }
+# TRANSLATORS: a pop-up of at most 200 characters; {resets} is a moment such as
+# "2 June 2025, 00:00 UTC (in 3 h 12 min)".
+SUMMARIES_USED_UP = Plural(
+    "You have had your {n} summary or translation for today. More from {resets}.",
+    "You have had your {n} summaries and translations for today. More from {resets}.",
+)
 
-
-def summaries_used_up(limit: int, resets: str) -> str:
-    return ngettext(
-        "You have had your {limit} summary or translation for today. More from {resets}.",
-        "You have had your {limit} summaries and translations for today. More from {resets}.",
-        limit,
-    ).format(limit=limit, resets=resets)
-
-
-GROUP_SUMMARY_HELP = (
+GROUP_SUMMARY_HELP = N_(
     "Summaries of long voice notes in this group: {state}.\n\n"
     "/groupsummary <seconds> – a summary under every voice note longer than that\n"
     "/groupsummary on – the same, for notes longer than {default}\n"
@@ -610,9 +612,12 @@ GROUP_SUMMARY_HELP = (
     "Only the group's administrators can change this. A language model writes the summaries: "
     "the transcript is sent to its provider."
 )
-GROUP_SUMMARY_ON = "under every voice note longer than {duration}"
-GROUP_SUMMARY_OFF = "off"
-GROUP_SUMMARY_SET = "Done. Summaries of long voice notes here: {state}."
-GROUP_SUMMARY_INVALID = "Please give a number of seconds from {low} to {high}, or on, or off."
-GROUP_SUMMARY_PRIVATE = "/groupsummary works in groups. Here, tap Summary under a transcript."
-GROUP_SUMMARY_UNAVAILABLE = "This bot has no language model, so it cannot write summaries."
+# TRANSLATORS: completes "Summaries of long voice notes here: …"; {duration} such as "2 min".
+GROUP_SUMMARY_ON = N_("under every voice note longer than {duration}")
+# TRANSLATORS: completes "Summaries of long voice notes here: …".
+GROUP_SUMMARY_OFF = N_("off")
+GROUP_SUMMARY_SET = N_("Done. Summaries of long voice notes here: {state}.")
+# TRANSLATORS: "on" and "off" are typed as they are, after /groupsummary.
+GROUP_SUMMARY_INVALID = N_("Please give a number of seconds from {low} to {high}, or on, or off.")
+GROUP_SUMMARY_PRIVATE = N_("/groupsummary works in groups. Here, tap Summary under a transcript.")
+GROUP_SUMMARY_UNAVAILABLE = N_("This bot has no language model, so it cannot write summaries.")

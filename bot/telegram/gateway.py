@@ -348,6 +348,11 @@ class ChatGateway:
                     if size > max_bytes:
                         raise FileTooBigError(f"{size} bytes")
                     return DownloadedFile(in_place, size, in_place=True)
+            elif Path(file.file_path).is_absolute():
+                # Not a URL to fetch: the server runs with --local and the bot was not told.
+                raise DownloadError(
+                    "the Bot API server named a file on its disk: set TELEGRAM_LOCAL_MODE=true"
+                )
             size = await self._stream(file.file_path, target, max_bytes)
             return DownloadedFile(target, size, in_place=False)
 

@@ -74,7 +74,7 @@ class RecordedChat:
 
     @property
     def task(self) -> str:
-        """"summary", "notes" or "translation", from the instructions."""
+        """ "summary", "notes" or "translation", from the instructions."""
         system = self.system
         if system.startswith("You translate"):
             return "translation"
