@@ -244,8 +244,8 @@ class Checkout:
 
     def has(self, setting: str) -> bool:
         """Whether this checkout's bot knows an environment variable (its settings name it)."""
-        sections = self.path / "bot" / "config" / "sections.py"
-        return sections.exists() and setting.lower() in sections.read_text()
+        config = (self.path / "bot" / "config").glob("*.py")
+        return any(setting.lower() in path.read_text().lower() for path in config)
 
 
 @dataclass

@@ -26,6 +26,7 @@ from bot.observability.metrics import BotMetrics, LiveState
 from bot.pipeline.delivery import DeliveryService
 from bot.pipeline.progress import PROGRESS_INTERVAL
 from bot.pipeline.retention import RetentionRules, RetentionSweeper
+from bot.pipeline.schedule_memory import ScheduleMemory
 from bot.pipeline.speech_translation import WhisperTranslator
 from bot.pipeline.status_policy import StatusPolicy
 from bot.pipeline.supervisor import TaskSupervisor
@@ -62,6 +63,7 @@ from storage.inbox import InboxRepository
 from storage.jobs import JobRepository
 from storage.preferences import PreferenceRepository
 from storage.retention import RetentionRepository
+from storage.schedule_state import ScheduleStateRepository
 from storage.sends import SendJournal
 from storage.users import UserRepository
 
@@ -138,6 +140,8 @@ class BotRuntime:
         self._poller_task: asyncio.Task[None] | None = None
         self.retention: RetentionSweeper | None = None
         self._retention_task: asyncio.Task[None] | None = None
+        self.schedule_memory: ScheduleMemory | None = None
+        self._schedule_task: asyncio.Task[None] | None = None
         self.backend: SttBackend | None = None
         self.services: Services | None = None
         self.intake: UpdateIntake | None = None
@@ -373,6 +377,7 @@ class BotRuntime:
             on_event=self.metrics.inbox_event,
         )
         self._start_retention(self._database)
+        await self._remember_schedule(self._database)
         await self._set_commands(application, payments=policies.payments.enabled)
 
     async def _set_commands(self, application: BotApplication, *, payments: bool) -> None:
@@ -390,6 +395,17 @@ class BotRuntime:
                 # Telegram takes a two-letter code only: Brazilian Portuguese is "pt".
                 language_code=locale.split("_")[0],
             )
+
+    async def _remember_schedule(self, database: Database) -> None:
+        """What the poll schedule learnt survives a restart: restored before any job resumes,
+        saved every few minutes and at stop (bot/pipeline/schedule_memory.py)."""
+        if not isinstance(self.schedule, PollSchedule):
+            return
+        self.schedule_memory = ScheduleMemory(self.schedule, ScheduleStateRepository(database))
+        await self.schedule_memory.restore()
+        self._schedule_task = asyncio.create_task(
+            self.schedule_memory.run(), name="schedule-memory"
+        )
 
     def _start_retention(self, database: Database) -> None:
         """Sweep now and every so often: what the README says is deleted, is (retention.py)."""
@@ -510,6 +526,12 @@ class BotRuntime:
             await self.intake.stop()
         if self.services is not None:
             await self.services.supervisor.shutdown()
+        if self._schedule_task is not None:
+            self._schedule_task.cancel()
+            with contextlib.suppress(asyncio.CancelledError):
+                await self._schedule_task
+        if self.schedule_memory is not None:
+            await self.schedule_memory.save()
 
     async def close_resources(self) -> None:
         if self.backend is not None:

@@ -13,11 +13,16 @@ from pathlib import Path
 
 import pytest
 
+from bot.app import BotRuntime
 from bot.pipeline.schedule_memory import ScheduleMemory
 from bot.stt.schedule import PollSchedule
 from storage.db import Database
 from storage.schedule_state import ScheduleStateRepository
+from tests.conftest import SettingsFactory
 from tests.fakes.clock import FakeClock
+from tests.fakes.stt import FakeStt
+from tests.fakes.telegram import FakeTelegram
+from tests.test_pipeline import AUDIO, CHAT, transcript_reply
 
 
 @pytest.fixture
@@ -158,3 +163,23 @@ async def test_the_loop_saves_periodically_and_survives_a_failed_save(
         "version": 1,
         "models": {"m": [[10.0, 3.3, 0.1]]},
     }
+
+
+async def test_the_running_bot_keeps_what_it_learnt_across_a_restart(
+    telegram: FakeTelegram, stt: FakeStt, settings_for: SettingsFactory
+) -> None:
+    """The composition root restores the schedule before jobs resume and saves it at stop."""
+    settings = settings_for()
+    stt.delay = 0.3
+    first = PollSchedule()
+    async with BotRuntime(settings, schedule=first):
+        for n in range(3):
+            original = telegram.push_voice(CHAT + n, AUDIO, duration=4)["message_id"]
+            await transcript_reply(telegram, CHAT + n, original)
+    learnt_state = first.snapshot()
+
+    second = PollSchedule()
+    assert second.snapshot() != learnt_state  # a fresh schedule knows only its prior
+    async with BotRuntime(settings, schedule=second):
+        pass
+    assert second.snapshot() == learnt_state

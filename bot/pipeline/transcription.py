@@ -332,13 +332,14 @@ class TranscriptionService:
         with self._temp_files.reserve(job.id) as recording:
             audio_seconds = job.duration
             while job.state in (JobState.ACCEPTED, JobState.SUBMITTED):
-                if job.state == JobState.ACCEPTED:
+                just_submitted = job.state == JobState.ACCEPTED
+                if just_submitted:
                     if job.submissions >= MAX_SUBMISSIONS:
                         raise _JobFailure(FailureReason.API_ERROR)
                     job, measured = await self._submit(job, status, recording)
                     audio_seconds = measured or audio_seconds
                 async with self._showing_progress(job, audio_seconds):
-                    transcript = await self._wait(job)
+                    transcript = await self._wait(job, just_submitted=just_submitted)
                 if transcript is None:
                     job = await self._jobs.reset_to_accepted(job.id)
                     continue
@@ -440,11 +441,16 @@ class TranscriptionService:
         started = since
         return lambda: elapsed_text(time.monotonic() - started, audio_seconds)
 
-    async def _wait(self, job: Job) -> Transcript | None:
-        """The transcript, or None when the backend no longer knows the generation id."""
+    async def _wait(self, job: Job, *, just_submitted: bool) -> Transcript | None:
+        """The transcript, or None when the backend no longer knows the generation id.
+
+        A job submitted a moment ago waits from 0: the backend then knows it was pending at
+        submission, so a first poll that finds it done still teaches the poll schedule. A job
+        resumed after a restart passes how long ago it was submitted.
+        """
         assert job.generation_id is not None
         elapsed = 0.0
-        if job.submitted_at is not None:
+        if not just_submitted and job.submitted_at is not None:
             elapsed = max(0.0, (self._clock() - job.submitted_at).total_seconds())
         try:
             return await self._backend.wait_result(
