@@ -2,7 +2,8 @@
 notes a second through Telegram's limit, and 10,000 jobs in flight.
 
     .venv/bin/python benchmarks/load.py [--small] [--scenario NAME ...] [--runs N]
-                                        [--before CHECKOUT] [--json PATH] [--profile PATH]
+                                        [--before CHECKOUT] [--before-runs N] [--json PATH]
+                                        [--profile PATH]
 
 Each run starts two processes: the fakes (`python -m tests.fakes.serve`: FakeTelegram and the fake
 STT API behind a control API), pinned to CPU 1, and the real bot (`python -m bot run`), pinned to
@@ -12,15 +13,16 @@ saw from the fakes. It imports nothing from the bot, so it can run another check
 
 --before CHECKOUT runs every scenario a second time against that checkout of the bot, e.g. one made
 with `git worktree add /tmp/before 0c1fa34`, with the same harness and fakes, and prints both
-columns. Each figure is the median of --runs runs (3 by default); ratios (per note, per second)
-are taken within one run. --profile PATH runs the bot of the `cpu` scenario under cProfile once
-and prints where its time goes, import machinery first.
+columns. Each figure is the median of --runs runs (3 by default; --before-runs for the other
+checkout); ratios (per note, per second) are taken within one run. --profile PATH runs the bot
+of the `cpu` scenario under cProfile once and prints where its time goes, import machinery first.
 
 Scenarios (one function each, listed in SCENARIOS: add one the same way):
 
-- fairness: 5,000 notes (500 with --small) in flight against a slow STT API, and their
-  transcripts pouring out faster than Telegram's 30 messages a second take them; meanwhile /start
-  from ten new users, one a second: how long each waits for its answer.
+- fairness: 5,000 notes (500 with --small) at once; once the bot has taken every update, and
+  while it downloads, uploads and answers them, /start from ten new users, one a second: how long
+  each waits for its answer. What a /start finds ahead of it is whatever the bot has queued to
+  send: status messages and transcripts.
 - calls: 100 notes arriving at 5 a second, at ease: Bot API calls, file downloads and messages (the
   requests Telegram's flood limits count: sends, edits, chat actions) per note.
 - throughput: 1,500 notes at once (300), each in its own chat: notes answered per second through
@@ -428,20 +430,21 @@ def steady_rate(times: list[float]) -> float | None:
 async def fairness(run: Run) -> list[Figure]:
     notes = 500 if run.small else 5000
     await run.start_bot()
-    # Notes of 5-30 s, done 30-60 s after upload (12-25 s with --small): all are in flight
-    # before the first transcripts, which then come at ~170 a second, far above 30.
-    delays = (12.0, 25.0) if run.small else (30.0, 60.0)
-    await run.push_notes(notes, durations=(5, 30), stt_delays=delays)
-    await run.wait(lambda p: p["stt_jobs"] >= notes, 600, "every note uploaded")
-    # Let transcripts start to pour out, so the probes meet a backlog.
-    await asyncio.sleep(delays[0] * 0.5)
-    unanswered = notes - (await run.progress())["settled"]
+    # Notes of 5-30 s that the API transcribes in 10-30 s: while the bot still downloads and
+    # uploads the later ones, the first transcripts come back.
+    await run.push_notes(notes, durations=(5, 30), stt_delays=(10.0, 30.0))
+    # The probes come once the bot has every update, so that none waits behind the notes'
+    # updates in Telegram's queue: only behind what the bot itself has to send.
+    await run.wait(lambda p: p["pending_updates"] == 0, 600, "the bot to take every update")
+    await asyncio.sleep(2.0)
+    before = await run.progress()
     answers = await run.ask_start_every(10, 1.0)
     label = f"/start with {notes:,} notes in flight: answer"
     return [
         Figure(f"{label}, median", statistics.median(answers), "s"),
         Figure(f"{label}, p99", percentile(answers, 0.99), "s", "≤ 1 s"),
-        Figure("notes still unanswered when the first /start came", unanswered, ""),
+        Figure("  notes uploaded to the API when the first /start came", before["stt_jobs"], ""),
+        Figure("  notes answered when the first /start came", before["settled"], ""),
     ]
 
 
@@ -647,7 +650,12 @@ Rows = list[tuple[Figure, Figure | None]]
 
 
 async def measure_all(
-    chosen: list[Scenario], after: Checkout, before: Checkout | None, small: bool, runs: int
+    chosen: list[Scenario],
+    after: Checkout,
+    before: Checkout | None,
+    small: bool,
+    runs: int,
+    before_runs: int,
 ) -> Rows:
     rows: Rows = []
     for scenario in chosen:
@@ -655,7 +663,7 @@ async def measure_all(
         now = await measure(scenario, after, small, runs)
         then: list[Figure | None] = [None] * len(now)
         if before is not None and scenario.runs_before:
-            then = list(await measure(scenario, before, small, runs))
+            then = list(await measure(scenario, before, small, before_runs))
         rows.extend(zip(now, then, strict=True))
     return rows
 
@@ -682,6 +690,7 @@ def main() -> int:
     parser.add_argument("--scenario", action="append", choices=[s.name for s in SCENARIOS])
     parser.add_argument("--runs", type=int, default=3, help="runs per figure (median)")
     parser.add_argument("--before", metavar="CHECKOUT", help="also measure this checkout")
+    parser.add_argument("--before-runs", type=int, help="runs per figure there (default: --runs)")
     parser.add_argument("--json", metavar="PATH", help="write the figures here too")
     parser.add_argument("--profile", metavar="PATH", help="profile the cpu scenario's bot")
     args = parser.parse_args()
@@ -698,7 +707,8 @@ def main() -> int:
         return 0
     before = Checkout("before", Path(args.before).resolve()) if args.before else None
     chosen = [s for s in SCENARIOS if not args.scenario or s.name in args.scenario]
-    rows = asyncio.run(measure_all(chosen, after, before, args.small, args.runs))
+    before_runs = args.runs if args.before_runs is None else args.before_runs
+    rows = asyncio.run(measure_all(chosen, after, before, args.small, args.runs, before_runs))
     print()
     print(table(rows, before is not None))
     if args.json:

@@ -175,7 +175,8 @@ class BotRuntime:
             # Keeps under Telegram's flood limits, interactive answers first; a 429 that still
             # comes is the gateway's to retry, under the one Telegram retry policy.
             .rate_limiter(self._rate_limiter_or_none())
-            # aiohttp, as for every other HTTP call: a sixth of httpx's CPU per call.
+            # aiohttp, as for every other HTTP call: a third to a sixth of httpx's CPU per call
+            # (benchmarks/transport.py).
             .request(self._requests[0])
             .get_updates_request(self._requests[1])
             # Our own intake (bot/telegram/intake.py) replaces the Updater, which confirms

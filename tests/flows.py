@@ -90,15 +90,15 @@ def replies_to(telegram: FakeTelegram, chat_id: int, message_id: int) -> list[Ch
 async def transcripts(
     telegram: FakeTelegram, chat_id: int, original: int, count: int = 1
 ) -> list[ChatMessage]:
-    """Wait for `count` status messages answering `original` to show their final text."""
+    """Wait for `count` answers to `original` to show their final text: a status message
+    edited into its transcript, or a transcript sent as a new reply (the status message is
+    skipped when the answer is expected within a couple of seconds)."""
 
     def done() -> list[ChatMessage] | None:
         final = [
             m
             for m in replies_to(telegram, chat_id, original)
-            if m.text is not None
-            and m.text_history[:1] == [texts.TRANSCRIBING]
-            and m.text != texts.TRANSCRIBING
+            if m.from_bot and m.text is not None and m.text != texts.TRANSCRIBING
         ]
         return final if len(final) >= count else None
 

@@ -63,6 +63,8 @@ class UpdateIntake:
         self._inbox = inbox
         self._application = application
         self._slots = asyncio.Semaphore(concurrency)
+        # Commands and button taps never wait behind a flood of recordings being accepted.
+        self._interactive_slots = asyncio.Semaphore(concurrency)
         self._tasks: set[asyncio.Task[None]] = set()
         # Told "poisoned" and "interrupted", for the operator's metrics.
         self._on_event = on_event or (lambda event: None)
@@ -106,8 +108,13 @@ class UpdateIntake:
         self._tasks.add(task)
         task.add_done_callback(self._tasks.discard)
 
+    def _slots_for(self, payload: JSON) -> asyncio.Semaphore:
+        message = payload.get("message")
+        media = isinstance(message, dict) and any(key in message for key in _MEDIA_KEYS)
+        return self._slots if media else self._interactive_slots
+
     async def _handle(self, entry: InboxEntry) -> None:
-        async with self._slots:
+        async with self._slots_for(entry.payload):
             try:
                 update = Update.de_json(entry.payload, self._application.bot)
             except Exception as error:

@@ -2,9 +2,9 @@
 
 PTB's own transport, `HTTPXRequest`, spends most of the bot's CPU per Bot API call in httpx,
 httpcore, anyio and h11 (httpcore's pool scans every connection on each request); aiohttp, which
-the rest of the bot already uses, did the same work for about a sixth of the CPU in
-benchmarks/load.py. The wire format is HTTPXRequest's: PTB's JSON-encoded form fields,
-urlencoded, or multipart when files go up.
+the rest of the bot already uses, does the same work for a fraction of the CPU
+(benchmarks/transport.py measures both). The wire format is HTTPXRequest's: PTB's JSON-encoded
+form fields, urlencoded, or multipart when files go up.
 
 Failures keep the contract of bot/telegram/outcomes.py: a timeout raises `TimedOut`, any other
 transport failure `NetworkError`, each `from` a `RequestNotSentError` when the request never left
