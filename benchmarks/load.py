@@ -68,6 +68,7 @@ BOT_CPU, FAKES_CPU = 0, 1
 MESSAGE_METHODS = frozenset({"sendMessage", "editMessageText", "sendDocument", "sendChatAction"})
 DOWNLOAD = "fileDownload"  # the fake's name for a file download
 PROBE_USERS = 900_000_001  # /start probes come from users no note uses
+PROBE_LIMIT = 600.0  # seconds a /start probe waits for its answer; longer shows as "no answer"
 TICKS = os.sysconf("SC_CLK_TCK")
 
 
@@ -84,6 +85,8 @@ class Figure:
     def shown(self) -> str:
         if self.value is None:
             return "n/a"
+        if math.isinf(self.value):
+            return "no answer"
         if self.unit == "%":
             return f"{self.value:.1f} %"
         whole = self.value == int(self.value) and abs(self.value) >= 10
@@ -348,7 +351,7 @@ class Run:
         user = PROBE_USERS + self.probes
         sent = time.monotonic()  # CLOCK_MONOTONIC: the same clock as the fakes' call times
         await self.fakes.post("/text", {"chat_id": user, "text": "/start"})
-        end = sent + 300
+        end = sent + PROBE_LIMIT
         while time.monotonic() < end:
             calls = (await self.fakes.get("/calls", chat_id=str(user)))["calls"]
             answered = [c for c in calls if c["method"] == "sendMessage" and c["status"] == 200]

@@ -97,11 +97,9 @@ def make_recording(directory: Path, hours: float, sentences: int) -> Path:
         out.writeframes(bytes(int((MINUTE - written) * rate) * width))
     loops = round(hours * 3600 / MINUTE)
     partial = target.with_suffix(".part.ogg")
-    subprocess.run(
-        ["ffmpeg", "-nostdin", "-loglevel", "error", "-y", "-stream_loop", str(loops - 1)]
-        + ["-i", str(minute), "-c:a", "libopus", "-b:a", "24k", str(partial)],
-        check=True,
-    )
+    loop = ["-stream_loop", str(loops - 1), "-i", str(minute)]
+    opus = ["-c:a", "libopus", "-b:a", "24k", str(partial)]
+    subprocess.run(["ffmpeg", "-nostdin", "-loglevel", "error", "-y", *loop, *opus], check=True)
     partial.rename(target)
     return target
 

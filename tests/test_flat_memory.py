@@ -16,8 +16,9 @@ import pytest
 from bot.app import StartupError
 from bot.pipeline.temp_files import TempFiles
 from bot.presentation import texts
-from tests.conftest import BotFactory, SettingsFactory
+from tests.conftest import OPENAI_KEY, BotFactory, SettingsFactory
 from tests.fakes.notes import note_bytes
+from tests.fakes.openai import FakeOpenAi
 from tests.fakes.stt import FakeStt, Upload
 from tests.fakes.telegram import DOWNLOAD, FakeTelegram
 from tests.test_pipeline import transcript_reply
@@ -70,6 +71,46 @@ async def test_a_download_cut_off_half_way_is_fetched_again_into_a_clean_file(
     assert len(telegram.calls_to(DOWNLOAD)) == 2
     [job] = stt.jobs.values()
     assert job.upload.data == data  # not the half of the first attempt, nor both appended
+    assert TempFiles(settings.temp_folder).leftovers() == []
+
+
+async def test_a_retried_upload_streams_the_whole_file_again(
+    telegram: FakeTelegram, stt: FakeStt, settings_for: SettingsFactory, running_bot: BotFactory
+) -> None:
+    settings = settings_for()
+    data = recording()
+    stt.fail_next("create", 502)  # the first attempt is refused
+    async with running_bot(settings):
+        original = telegram.push_voice(CHAT, data, duration=4)["message_id"]
+        await transcript_reply(telegram, CHAT, original)
+
+    first, second = stt.requests_to("create")
+    assert first.status == 502
+    assert second.audio is not None and second.audio.size == len(data)  # from the start again
+    [job] = stt.jobs.values()
+    assert job.upload.data == data
+    assert TempFiles(settings.temp_folder).leftovers() == []
+
+
+async def test_an_openai_compatible_server_gets_the_file_in_its_own_request(
+    telegram: FakeTelegram,
+    openai: FakeOpenAi,
+    settings_for: SettingsFactory,
+    running_bot: BotFactory,
+) -> None:
+    # That backend uploads in the request that waits for the transcript, after submit has
+    # returned: the file must still be there then, and gone once the transcript is back.
+    settings = settings_for(
+        STT_BACKEND="openai", OPENAI_BASE_URL=openai.url, OPENAI_API_KEY=OPENAI_KEY
+    )
+    data = recording()
+    openai.transcript = "from the file on disk"
+    async with running_bot(settings):
+        original = telegram.push_voice(CHAT, data, duration=4)["message_id"]
+        assert await transcript_reply(telegram, CHAT, original) == "from the file on disk"
+
+    [request] = openai.requests
+    assert request.file_size == len(data)
     assert TempFiles(settings.temp_folder).leftovers() == []
 
 

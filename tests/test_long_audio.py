@@ -21,6 +21,7 @@ from typing import Any
 
 import pytest
 
+from bot.audio.duration import measure_file_duration
 from bot.local.backend import LocalBackend
 from bot.local.config import LocalConfig
 from bot.local.engine import EngineOptions, LocalWhisperEngine
@@ -84,6 +85,17 @@ async def test_a_file_longer_than_declared_is_refused_once_measured(
     assert text == texts.failure("too_long")
     assert not stt.requests  # nothing was sent to be transcribed, or billed
     assert TempFiles(settings.temp_folder).leftovers() == []
+
+
+def test_a_files_duration_is_read_from_its_first_and_last_pages(tmp_path: Path) -> None:
+    big = tmp_path / "big.ogg"
+    big.write_bytes(note_bytes("longnote00005", 5400, size=20_000_000))
+    assert measure_file_duration(big) == 5400.0
+    # Cut short, its last page is gone: no guess from what is left.
+    cut = tmp_path / "cut.ogg"
+    cut.write_bytes(big.read_bytes()[:-100])
+    assert measure_file_duration(cut) is None
+    assert measure_file_duration(tmp_path / "missing.ogg") is None
 
 
 # --- progress, at most every interval -------------------------------------------------------

@@ -144,7 +144,7 @@ async def test_create_upload_is_multipart_with_text_fields(
         "keywords": "kenobi",
     }
     assert request.audio is not None
-    assert (request.audio.field, request.audio.size) == ("audio", len(AUDIO.data))
+    assert (request.audio.field, request.audio.size) == ("audio", AUDIO.size)
     assert (request.audio.filename, request.audio.content_type) == ("voice.ogg", "audio/ogg")
     assert request.auth_ok
     assert "Authorization" not in request.headers

@@ -192,7 +192,7 @@ class LocalBackend:
         """Queue a job, waiting for an engine and for a place in its queue.
 
         A file (`audio.path`) is read while the job runs, not now: the caller keeps it until
-        `wait_result` returns (see `InProcessBackend`)."""
+        `wait_result` returns (see bot/stt/backend.py, `SendsAudioAtSubmit`)."""
         size = self.size_for(request.model)
         engine = await self._engine_when_free(size)
         job = await engine.enqueue(audio.data, _language(request), task=_task(request))

@@ -2,7 +2,7 @@
 
 A job on a recording of more than a minute edits its "Transcribing…" message as it goes: the
 share done and where it is ("42 % · 12:30 of 29:41") where the backend can say it (the local
-engine, `InProcessBackend.progress`); else the time it has taken so far, since the STT API says
+engine, `ReportsProgress.progress`); else the time it has taken so far, since the STT API says
 nothing about a job until it is done, and a guessed share would be a made-up number.
 
 At most one edit every `interval` seconds (Telegram counts edits against the chat's limit), none

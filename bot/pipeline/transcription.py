@@ -40,7 +40,7 @@ from bot.presentation import replies, texts
 from bot.presentation.attachments import attachments_for, with_known_language
 from bot.presentation.i18n import Translator, translator
 from bot.stt import errors as stt_errors
-from bot.stt.backend import InProcessBackend, SttBackend
+from bot.stt.backend import ReportsProgress, SendsAudioAtSubmit, SttBackend
 from bot.stt.catalogue import build_params, get_model
 from bot.stt.reports import JobReports
 from bot.stt.types import AudioUpload, JobRequest, Transcript
@@ -389,8 +389,13 @@ class TranscriptionService:
             AudioUpload(data=audio.path, filename=filename, mime_type=mime_type),
             self._request(job),
         )
-        if not audio.in_place and not isinstance(self._backend, InProcessBackend):
-            # Uploaded: the API has it now. (The local engine reads it while the job runs.)
+        backend = self._backend
+        if (
+            not audio.in_place
+            and isinstance(backend, SendsAudioAtSubmit)
+            and backend.sends_audio_at_submit
+        ):
+            # Uploaded: the API has it now. (Other backends read it while the job runs.)
             await asyncio.to_thread(recording.unlink, missing_ok=True)
         log.info("job %d submitted as %s", job.id, generation_id)
         self._submitted_at[job.id] = time.monotonic()
@@ -422,7 +427,7 @@ class TranscriptionService:
         backend = self._backend
         if generation_id is None:
             return None
-        if isinstance(backend, InProcessBackend):
+        if isinstance(backend, ReportsProgress):
 
             def engine_progress() -> str | None:
                 progress = backend.progress(generation_id)

@@ -71,6 +71,8 @@ class AimlBackend:
     """`SttBackend` over the AIML job API. Audio is always uploaded, never passed as a URL."""
 
     name = "aiml"
+    # The upload is the create request: the caller may delete its file once submit returns.
+    sends_audio_at_submit = True
 
     def __init__(
         self,

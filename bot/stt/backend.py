@@ -39,9 +39,20 @@ class SttBackend(Protocol):
 
 
 @runtime_checkable
-class InProcessBackend(Protocol):
-    """A backend that transcribes in this process (the local engine), which changes two things
-    for its caller: it reads an uploaded file while the job runs, so the file must outlive
-    `wait_result`; and it can say how far a job has got."""
+class ReportsProgress(Protocol):
+    """A backend that can say how far a running job has got (the local engine)."""
 
     def progress(self, generation_id: str) -> JobProgress | None: ...
+
+
+@runtime_checkable
+class SendsAudioAtSubmit(Protocol):
+    """A backend that has sent all of the audio away once `submit` returns (the AIML job API:
+    the upload is the create request), so its caller may delete the file then.
+
+    With any other backend the caller keeps the file until `wait_result` returns: the local
+    engine decodes it while it transcribes, and the OpenAI-compatible backend uploads it in the
+    request that waits for the transcript.
+    """
+
+    sends_audio_at_submit: bool

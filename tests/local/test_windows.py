@@ -88,5 +88,6 @@ async def test_two_windows_hear_what_one_pass_hears(
     # The second window's words sit where they were said, not at its own 0 s.
     assert split.segments[-1].start >= 2.6 - 0.87 - 0.3
     # The engine said how far it had got, window by window, up to the whole length.
+    assert split.duration is not None
     assert progress[-1] == pytest.approx((split.duration, split.duration), abs=0.01)
     assert any(done < split.duration - 1.0 for done, _ in progress)
