@@ -200,36 +200,8 @@ class DeliveryService:
     async def _perform(self, job: Job, key: str, step: Step) -> None:
         if isinstance(step, EditStatus):
             await self._edit_or_send(job, key, step.text, step.buttons)
-        elif isinstance(step, SendText):
-            await self._send_once(
-                job,
-                key,
-                lambda hooks: self._gateway.send_text(
-                    job.chat_id,
-                    step.text,
-                    reply_to=job.message_id,
-                    buttons=step.buttons,
-                    deadline=self._patience,
-                    hooks=hooks,
-                    bulk=True,
-                ),
-            )
         else:
-            await self._send_once(
-                job,
-                key,
-                lambda hooks: self._gateway.send_document(
-                    job.chat_id,
-                    step.filename,
-                    step.data,
-                    caption=step.caption,
-                    reply_to=job.message_id,
-                    buttons=step.buttons,
-                    deadline=self._patience,
-                    hooks=hooks,
-                    bulk=True,
-                ),
-            )
+            await self.send_once(job, key, step, reply_to=job.message_id, bulk=True)
 
     async def _edit_or_send(
         self, job: Job, key: str, text: str, buttons: Buttons | None

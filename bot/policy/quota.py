@@ -185,27 +185,7 @@ class QuotaService:
             return None
         if entry.basis == "measured":
             return None
-        payer = payer_of(job)
-        now = self._clock()
-        limits = await self.limits_for(payer)
-
-        def decide(snapshot: LedgerSnapshot) -> Shortfall | OverBudget | Admit:
-            # A false declaration must not slip past the bot's ceiling either.
-            over = self._over_budget(snapshot, measured, now)
-            if over is not None:
-                return over
-            return _fit(_usage(limits, snapshot, now), measured)
-
-        refusal: Shortfall | OverBudget | None = await self._ledger.resize(
-            job_id=job.id,
-            payer_id=payer,
-            seconds=measured,
-            basis="measured",
-            windows=self._windows(now),
-            decide=decide,
-        )
-        if refusal is not None:
-            await self._ledger.refund(job.id, refused=True)
+        refusal = await self._resize(job, measured, "measured")
         log.info(
             "job %d: %s %.1f s, measured %.1f s%s",
             job.id,
@@ -225,6 +205,14 @@ class QuotaService:
         if entry is None or entry.state != "reserved" or entry.basis != "estimated":
             return None
         seconds = quota_math.estimate_seconds(actual_bytes, self._max_file_bytes)
+        return await self._resize(job, seconds, "estimated")
+
+    async def _resize(
+        self, job: Job, seconds: float, basis: Basis
+    ) -> Shortfall | OverBudget | None:
+        """Replace a job's reservation by `seconds`, re-checking the payer's limits and the
+        bot's ceiling in the same transaction (a false declaration must not slip past either);
+        when it no longer fits, the reservation is released and the refusal returned."""
         payer = payer_of(job)
         now = self._clock()
         limits = await self.limits_for(payer)
@@ -239,7 +227,7 @@ class QuotaService:
             job_id=job.id,
             payer_id=payer,
             seconds=seconds,
-            basis="estimated",
+            basis=basis,
             windows=self._windows(now),
             decide=decide,
         )
