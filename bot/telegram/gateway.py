@@ -35,6 +35,7 @@ from telegram.ext import ExtBot
 from bot.retry import RetryPolicy
 from bot.telegram.flood_schedule import Traffic
 from bot.telegram.outcomes import Outcome, classify
+from bot.telegram.rate_limiter import Dispatch, Marking
 
 log = logging.getLogger(__name__)
 
@@ -103,6 +104,14 @@ def _traffic(bulk: bool) -> Traffic | None:
     return Traffic.BULK if bulk else None
 
 
+def _marking(bulk: bool, hooks: AttemptHooks | None) -> Marking | None:
+    """What a send tells the rate limiter: its class and, for a recorded send, the journal
+    write that must come the moment it leaves (after its turn, not before the wait)."""
+    if hooks is None:
+        return _traffic(bulk)
+    return Dispatch(Traffic.BULK if bulk else Traffic.INTERACTIVE, hooks.before_attempt)
+
+
 class ChatGateway:
     def __init__(
         self,
@@ -144,8 +153,9 @@ class ChatGateway:
         started = time.monotonic()
         attempt = 0
         while True:
-            if hooks is not None:
-                await hooks.before_attempt()
+            # A recorded send's `before_attempt` runs inside the rate limiter, when the
+            # request leaves (see _marking): a stop while it waits its turn cannot make it
+            # ambiguous.
             try:
                 return await call()
             except TelegramError as error:
@@ -199,7 +209,7 @@ class ChatGateway:
                 text,
                 reply_parameters=_reply(reply_to),
                 reply_markup=inline_markup(buttons),
-                rate_limit_args=_traffic(bulk),
+                rate_limit_args=_marking(bulk, hooks),
             ),
             idempotent=False,
             deadline=deadline,
@@ -262,7 +272,7 @@ class ChatGateway:
                 caption=caption,
                 reply_parameters=_reply(reply_to),
                 reply_markup=inline_markup(buttons),
-                rate_limit_args=_traffic(bulk),
+                rate_limit_args=_marking(bulk, hooks),
             ),
             idempotent=False,
             deadline=deadline,

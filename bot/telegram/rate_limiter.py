@@ -10,6 +10,11 @@ What is limited: requests that post to a chat (they carry a `chat_id`). Reads (`
 getChatMember) and requests without a chat (answerCallbackQuery, getMe, setMyCommands) go at
 once, as in PTB's limiter; getUpdates never reaches a rate limiter at all.
 
+A request may carry a `Dispatch` instead of a bare `Traffic`: its `before` is awaited the moment
+the request leaves, after its turn. The gateway records a send as in flight there, not before
+the wait: a stop while a request waits its turn leaves it surely unsent (and sent again after a
+restart), so only the round trip itself can make a send ambiguous.
+
 The limiter never retries. A 429 is re-raised to the gateway, whose one retry policy waits it
 out (bot/retry.py); but since Telegram's flood control is global per bot, a 429 also pauses every
 request here for its `retry_after`.
@@ -22,7 +27,8 @@ from __future__ import annotations
 
 import asyncio
 import time
-from collections.abc import Callable, Coroutine
+from collections.abc import Awaitable, Callable, Coroutine
+from dataclasses import dataclass
 from typing import Any
 
 from telegram.error import RetryAfter
@@ -32,6 +38,29 @@ from bot.telegram.flood_schedule import FloodLimits, FloodSchedule, Ticket, Traf
 from bot.telegram.outcomes import classify
 
 Result = bool | dict[str, Any] | list[dict[str, Any]]
+
+
+@dataclass(frozen=True, slots=True)
+class Dispatch:
+    """A request's traffic class, and what must happen the moment it leaves."""
+
+    traffic: Traffic
+    before: Callable[[], Awaitable[None]]
+
+
+Marking = Traffic | Dispatch
+
+
+def traffic_of(marking: Marking | None) -> Traffic:
+    if isinstance(marking, Dispatch):
+        return marking.traffic
+    return marking or Traffic.INTERACTIVE
+
+
+async def leaving(marking: Marking | None) -> None:
+    """Run the request's `before`, if it has one: it is about to go on the wire."""
+    if isinstance(marking, Dispatch):
+        await marking.before()
 Callback = Callable[..., Coroutine[Any, Any, Result]]
 Clock = Callable[[], float]
 
@@ -47,7 +76,7 @@ def chat_of(data: dict[str, Any]) -> int | str | None:
         return str(chat_id)
 
 
-class PriorityRateLimiter(BaseRateLimiter[Traffic]):
+class PriorityRateLimiter(BaseRateLimiter[Marking]):
     def __init__(self, limits: FloodLimits | None = None, *, clock: Clock = time.monotonic) -> None:
         self._schedule = FloodSchedule(limits)
         self._clock = clock
@@ -78,13 +107,14 @@ class PriorityRateLimiter(BaseRateLimiter[Traffic]):
         kwargs: dict[str, Any],
         endpoint: str,
         data: dict[str, Any],
-        rate_limit_args: Traffic | None,
+        rate_limit_args: Marking | None,
     ) -> Result:
         chat = chat_of(data)
         if chat is None or endpoint.startswith("get"):
             await self._unpaused()
         else:
-            await self._turn(chat, rate_limit_args or Traffic.INTERACTIVE)
+            await self._turn(chat, traffic_of(rate_limit_args))
+        await leaving(rate_limit_args)
         try:
             return await callback(*args, **kwargs)
         except RetryAfter as error:
@@ -138,7 +168,7 @@ def _admit(ticket: Ticket) -> None:
         admitted.set_result(None)
 
 
-class NoRateLimiter(BaseRateLimiter[Traffic]):
+class NoRateLimiter(BaseRateLimiter[Marking]):
     """Every request goes at once (TELEGRAM_RATE_LIMIT=off: for benchmarks of the bot's own
     cost, never against the real Telegram). It takes the same `rate_limit_args`."""
 
@@ -155,6 +185,7 @@ class NoRateLimiter(BaseRateLimiter[Traffic]):
         kwargs: dict[str, Any],
         endpoint: str,
         data: dict[str, Any],
-        rate_limit_args: Traffic | None,
+        rate_limit_args: Marking | None,
     ) -> Result:
+        await leaving(rate_limit_args)
         return await callback(*args, **kwargs)
