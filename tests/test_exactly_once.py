@@ -17,6 +17,7 @@ from bot.presentation import texts
 from storage.db import Database
 from storage.inbox import InboxRepository
 from tests.conftest import BotFactory, SettingsFactory
+from tests.fakes.faults import Fault
 from tests.fakes.stt import FakeStt
 from tests.fakes.telegram import FakeTelegram, command_entities
 from tests.test_pipeline import AUDIO, CHAT, transcript_reply
@@ -281,3 +282,16 @@ async def test_the_inbox_keeps_raw_updates_as_json(database_path: Path) -> None:
     await database.close()
     assert entry.payload == update and json.dumps(entry.payload)
     assert texts.TRANSCRIBING  # the status text the tests above look past
+
+
+async def test_a_generation_that_fails_upstream_is_tried_again(
+    telegram: FakeTelegram, stt: FakeStt, settings_for: SettingsFactory, running_bot: BotFactory
+) -> None:
+    # The first generation ends with the `error` status (not about the audio): another try
+    # answers the user, who is never told "failed" for a note that can be transcribed.
+    stt.faults.queue("create", Fault("error"))
+    async with running_bot(settings_for()):
+        original = telegram.push_voice(CHAT, AUDIO)["message_id"]
+        assert await transcript_reply(telegram, CHAT, original) == stt.transcript
+    assert len(stt.requests_to("create")) == 2
+    assert replies(telegram, CHAT, original) == [stt.transcript]

@@ -461,6 +461,19 @@ class TranscriptionService:
             return await self._backend.wait_result(
                 job.generation_id, self._request(job), job.duration, elapsed
             )
+        except stt_errors.JobFailedError as error:
+            # A generation can fail upstream for reasons of its own, and a create whose answer
+            # was lost may have left a twin that completed: another try is worth more than a
+            # "failed" to a user whose audio is fine. Audio the API cannot read fails at once.
+            if _is_about_the_audio(str(error)) or job.submissions >= MAX_SUBMISSIONS:
+                raise
+            log.warning(
+                "job %d: generation %s failed (%s); submitting again",
+                job.id,
+                job.generation_id,
+                error,
+            )
+            return None
         except stt_errors.NotFoundError:
             log.info(
                 "job %d: generation %s is unknown or expired; submitting again",
