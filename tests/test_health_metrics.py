@@ -18,6 +18,7 @@ from prometheus_client.parser import text_string_to_metric_families
 from bot.app import BotRuntime
 from bot.observability.http import OperatorServer
 from bot.observability.metrics import BotMetrics, LiveState
+from bot.pipeline.transcription import MAX_SUBMISSIONS
 from storage.db import Database
 from storage.health import Heartbeat
 from tests.conftest import BotFactory, SettingsFactory
@@ -170,7 +171,9 @@ async def test_metrics_move_as_jobs_run(
     assert value(after, "stt_bot_job_duration_seconds_count") == 4
     assert value(after, "stt_bot_quota_refusals_total", kind="daily") == 1
     assert value(after, "stt_bot_cache_hits_total") == 1
-    assert value(after, "stt_bot_polls_per_job_count") == 2  # the delivered and the failed job
+    # One wait per generation: the delivered job's, and each of the failed job's tries (a
+    # generation failing upstream is submitted again, MAX_SUBMISSIONS in all).
+    assert value(after, "stt_bot_polls_per_job_count") == 1 + MAX_SUBMISSIONS
     assert value(after, "stt_bot_polls_per_job_sum") >= 2
     assert value(after, "stt_bot_added_latency_seconds_count") == 1  # the cache has no API
     assert value(after, "stt_bot_audio_seconds_total", model=MODEL) > 0
