@@ -15,7 +15,7 @@ import pytest
 from telegram.error import RetryAfter
 
 from bot.telegram.flood_schedule import FloodLimits, FloodSchedule, Ticket, Traffic, Window
-from bot.telegram.rate_limiter import PriorityRateLimiter, chat_of
+from bot.telegram.rate_limiter import Dispatch, PriorityRateLimiter, chat_of
 from tests.conftest import BotFactory, SettingsFactory
 from tests.fakes.telegram import FakeTelegram
 
@@ -32,6 +32,14 @@ def names(tickets: list[Ticket]) -> list[object]:
     return [ticket.payload for ticket in tickets]
 
 
+def sent(flood: FloodSchedule, now: float) -> list[object]:
+    """What may go at `now`, each leaving at once."""
+    due = flood.take_due(now)
+    for ticket in due:
+        flood.depart(ticket, now)
+    return names(due)
+
+
 # --- the schedule ------------------------------------------------------------------------
 
 
@@ -39,25 +47,25 @@ def test_an_interactive_answer_goes_before_bulk_that_waited_longer() -> None:
     flood = schedule(overall=Window(2, 1.0))
     for chat in range(1, 6):
         flood.submit(chat, BULK, 0.0, f"bulk{chat}")
-    assert names(flood.take_due(0.0)) == ["bulk1", "bulk2"]
+    assert sent(flood, 0.0) == ["bulk1", "bulk2"]
 
     flood.submit(99, INTERACTIVE, 0.5, "start")
-    assert flood.take_due(0.5) == []  # the window is full until 1.0
+    assert sent(flood, 0.5) == []  # the window is full until 1.0
     assert flood.next_change(0.5) == 1.0
-    assert names(flood.take_due(1.0)) == ["start", "bulk3"]
-    assert names(flood.take_due(2.0)) == ["bulk4", "bulk5"]
+    assert sent(flood, 1.0) == ["start", "bulk3"]
+    assert sent(flood, 2.0) == ["bulk4", "bulk5"]
 
 
 def test_an_interactive_answer_overtakes_bulk_in_its_own_chat_too() -> None:
     flood = schedule(chat=Window(1, 1.0))
     flood.submit(7, BULK, 0.0, "status")
     flood.submit(7, BULK, 0.0, "transcript")
-    assert names(flood.take_due(0.0)) == ["status"]
+    assert sent(flood, 0.0) == ["status"]
 
     flood.submit(7, INTERACTIVE, 0.2, "help")
-    assert flood.take_due(0.2) == []
-    assert names(flood.take_due(1.0)) == ["help"]
-    assert names(flood.take_due(2.0)) == ["transcript"]
+    assert sent(flood, 0.2) == []
+    assert sent(flood, 1.0) == ["help"]
+    assert sent(flood, 2.0) == ["transcript"]
 
 
 def test_one_message_a_second_in_a_chat_without_holding_up_other_chats() -> None:
@@ -66,12 +74,12 @@ def test_one_message_a_second_in_a_chat_without_holding_up_other_chats() -> None
         flood.submit(7, BULK, 0.0, f"a{n}")
     flood.submit(8, BULK, 0.0, "b0")
 
-    assert names(flood.take_due(0.0)) == ["a0", "b0"]
+    assert sent(flood, 0.0) == ["a0", "b0"]
     assert flood.waiting_in(7) == 2
     assert flood.next_change(0.0) == 1.0
-    assert flood.take_due(0.9) == []
-    assert names(flood.take_due(1.0)) == ["a1"]
-    assert names(flood.take_due(2.0)) == ["a2"]
+    assert sent(flood, 0.9) == []
+    assert sent(flood, 1.0) == ["a1"]
+    assert sent(flood, 2.0) == ["a2"]
     assert flood.waiting() == 0
 
 
@@ -79,9 +87,9 @@ def test_a_chat_may_burst_as_its_window_allows() -> None:
     flood = schedule(chat=Window(3, 3.0))
     for n in range(5):
         flood.submit(7, BULK, 0.0, n)
-    assert names(flood.take_due(0.0)) == [0, 1, 2]
+    assert sent(flood, 0.0) == [0, 1, 2]
     assert flood.next_change(0.0) == 3.0
-    assert names(flood.take_due(3.0)) == [3, 4]
+    assert sent(flood, 3.0) == [3, 4]
 
 
 def test_twenty_messages_a_minute_in_a_group_and_none_of_that_in_private_chats() -> None:
@@ -90,32 +98,32 @@ def test_twenty_messages_a_minute_in_a_group_and_none_of_that_in_private_chats()
         flood.submit(-100123, BULK, 0.0, f"group{n}")
         flood.submit(4242, BULK, 0.0, f"private{n}")
 
-    due = names(flood.take_due(0.0))
+    due = sent(flood, 0.0)
     assert sum(1 for name in due if str(name).startswith("group")) == 20
     assert sum(1 for name in due if str(name).startswith("private")) == 25
     assert flood.next_change(0.0) == 60.0
-    assert flood.take_due(59.0) == []
-    assert len(flood.take_due(60.0)) == 5
+    assert sent(flood, 59.0) == []
+    assert len(sent(flood, 60.0)) == 5
 
 
 def test_a_channel_named_by_username_counts_as_a_group() -> None:
     flood = schedule(group=Window(1, 60.0))
     flood.submit("@news", BULK, 0.0, "first")
     flood.submit("@news", BULK, 0.0, "second")
-    assert names(flood.take_due(0.0)) == ["first"]
-    assert flood.take_due(30.0) == []
+    assert sent(flood, 0.0) == ["first"]
+    assert sent(flood, 30.0) == []
 
 
 def test_the_global_limit_holds_over_every_chat() -> None:
     flood = schedule(overall=Window(30, 1.0))
     for chat in range(100):
         flood.submit(chat, BULK, 0.0, chat)
-    assert len(flood.take_due(0.0)) == 30
+    assert len(sent(flood, 0.0)) == 30
     assert flood.backlog() == 70  # chats whose next message waits only for a global slot
-    assert len(flood.take_due(0.5)) == 0
-    assert len(flood.take_due(1.0)) == 30
-    assert len(flood.take_due(2.0)) == 30
-    assert len(flood.take_due(3.0)) == 10
+    assert len(sent(flood, 0.5)) == 0
+    assert len(sent(flood, 1.0)) == 30
+    assert len(sent(flood, 2.0)) == 30
+    assert len(sent(flood, 3.0)) == 10
     assert flood.backlog() == 0
 
 
@@ -123,29 +131,54 @@ def test_a_pause_holds_everything_until_it_ends() -> None:
     flood = schedule()
     flood.pause(until=5.0)
     flood.submit(1, INTERACTIVE, 1.0, "start")
-    assert flood.take_due(1.0) == []
+    assert sent(flood, 1.0) == []
     assert flood.next_change(1.0) == 5.0
-    assert names(flood.take_due(5.0)) == ["start"]
+    assert sent(flood, 5.0) == ["start"]
 
 
 def test_a_cancelled_request_never_goes_and_uses_no_slot() -> None:
     flood = schedule(overall=Window(1, 1.0))
     gone = flood.submit(1, BULK, 0.0, "gone")
     flood.submit(2, BULK, 0.0, "kept")
-    flood.cancel(gone)
+    flood.cancel(gone, 0.0)
     assert flood.waiting() == 1
-    assert names(flood.take_due(0.0)) == ["kept"]
+    assert sent(flood, 0.0) == ["kept"]
     assert flood.next_change(0.0) is None  # nothing left that waits
 
 
-def test_cancelling_a_ticket_already_taken_changes_nothing() -> None:
-    flood = schedule()
-    taken = flood.submit(1, BULK, 0.0, "sent")
-    assert names(flood.take_due(0.0)) == ["sent"]
-    flood.cancel(taken)  # its caller was cancelled just as it was let go
+def test_a_request_holds_its_slot_until_it_leaves_and_counts_from_then() -> None:
+    """What comes between its turn and the wire (the journal's write) may take a while: the
+    next request is spaced from the moment this one really goes."""
+    flood = schedule(overall=Window(1, 1.0))
+    first = flood.submit(1, BULK, 0.0, "first")
+    flood.submit(2, BULK, 0.0, "second")
+    assert names(flood.take_due(0.0)) == ["first"]
+    assert flood.take_due(0.5) == []
+    assert flood.next_change(0.5) is None  # nothing frees a slot but its leaving
+    flood.depart(first, 0.8)
+    assert flood.next_change(0.8) == 1.8
+    assert flood.take_due(1.7) == []
+    assert names(flood.take_due(1.8)) == ["second"]
+
+
+def test_a_chat_slot_is_held_the_same_way() -> None:
+    flood = schedule(chat=Window(1, 1.0))
+    first = flood.submit(7, BULK, 0.0, "first")
+    flood.submit(7, BULK, 0.0, "second")
+    assert names(flood.take_due(0.0)) == ["first"]
+    flood.depart(first, 0.5)
+    assert flood.take_due(1.4) == []
+    assert names(flood.take_due(1.5)) == ["second"]
+
+
+def test_a_request_that_never_leaves_gives_its_slot_back() -> None:
+    flood = schedule(overall=Window(1, 1.0))
+    gone = flood.submit(1, BULK, 0.0, "gone")
     flood.submit(2, BULK, 0.0, "next")
-    assert flood.waiting() == 1
-    assert names(flood.take_due(0.0)) == ["next"]
+    assert names(flood.take_due(0.0)) == ["gone"]
+    flood.cancel(gone, 0.3)  # cancelled, or its journal write failed, before the wire
+    assert names(flood.take_due(0.3)) == ["next"]
+    assert flood.waiting() == 0
 
 
 def test_nothing_waiting_means_no_wake_up() -> None:
@@ -153,7 +186,7 @@ def test_nothing_waiting_means_no_wake_up() -> None:
     assert flood.next_change(0.0) is None
     flood.submit(1, BULK, 0.0, "x")
     assert flood.next_change(0.0) == 0.0
-    flood.take_due(0.0)
+    sent(flood, 0.0)
     assert flood.next_change(0.0) is None
 
 
@@ -225,6 +258,35 @@ async def test_a_429_is_raised_to_the_caller_and_pauses_every_request() -> None:
         assert sorted(telegram.calls[1:]) == ["after", "getFile", "other chat"]
     finally:
         await limiter.shutdown()
+
+
+async def test_a_recorded_send_is_marked_only_when_its_turn_comes() -> None:
+    clock = HandClock()
+    limiter = PriorityRateLimiter(FloodLimits(overall=Window(1, 10.0)), clock=clock)
+    await limiter.initialize()
+    telegram = Recorder()
+    marked: list[str] = []
+
+    async def mark() -> None:
+        marked.append("in flight")
+
+    await request(limiter, telegram, "first", chat_id=1)
+    data = {"chat_id": 2}
+    waiting = asyncio.create_task(
+        limiter.process_request(
+            telegram, ("second",), {}, "sendMessage", data, Dispatch(BULK, mark)
+        )
+    )
+    await settle()
+    assert marked == [] and telegram.calls == ["first"]  # waiting its turn: surely unsent
+    clock.now = 10.0
+    # Any new request admits what is due (the timer would, 10 real seconds later).
+    nudge = asyncio.create_task(request(limiter, telegram, "third", chat_id=3, traffic=BULK))
+    await asyncio.wait_for(waiting, 5)
+    assert marked == ["in flight"]
+    assert telegram.calls == ["first", "second"]  # the third waits for the next slot
+    nudge.cancel()
+    await limiter.shutdown()
 
 
 async def test_reads_and_chatless_requests_are_not_queued() -> None:

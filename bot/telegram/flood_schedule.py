@@ -12,6 +12,10 @@ again interactive first; a lane whose chat window is closed sleeps until it open
 chat never holds up the others. A user's command therefore waits for at most the other
 interactive requests, never behind thousands of transcripts.
 
+A request let go holds its slot until it leaves (`depart`), and counts in the windows from the
+moment it actually leaves: what comes between (the send journal's write) may take a while under
+load, and requests let go 1/30 s apart must not reach Telegram bunched together.
+
 This module is pure bookkeeping: it is told the time and answers which requests may go, so its
 rules are tested with a hand-moved clock. bot/telegram/rate_limiter.py drives it for
 python-telegram-bot.
@@ -21,6 +25,7 @@ from __future__ import annotations
 
 import heapq
 import itertools
+import math
 from collections import deque
 from dataclasses import dataclass
 from enum import Enum
@@ -56,35 +61,46 @@ class FloodLimits:
 
 
 class SlidingWindow:
-    """The times of the last requests within `period`; when the next one may go."""
+    """The times of the last requests within `period`, and the requests let go that have not
+    left yet (`holding`: they count as sent until they are); when the next one may go."""
 
-    __slots__ = ("_count", "_period", "_times")
+    __slots__ = ("_count", "_period", "_times", "holding")
 
     def __init__(self, window: Window) -> None:
         self._count = window.count
         self._period = window.period
         self._times: deque[float] = deque()
+        self.holding = 0
 
     def next_free(self, now: float) -> float:
+        """When a slot is free: now, a moment to come, or never (inf) before one leaves."""
         times = self._times
         while times and times[0] <= now - self._period:
             times.popleft()
-        if len(times) < self._count:
+        over = len(times) + self.holding - self._count
+        if over < 0:
             return now
-        return times[0] + self._period
+        if over >= len(times):
+            return math.inf  # every slot is held by requests still on their way out
+        return times[over] + self._period
 
-    def record(self, now: float) -> None:
-        self._times.append(now)
+    def hold(self) -> None:
+        self.holding += 1
+
+    def leave(self, now: float, *, sent: bool = True) -> None:
+        self.holding -= 1
+        if sent:
+            self._times.append(now)
 
     def idle(self, now: float) -> bool:
         """Nothing within the window: forgetting it changes nothing."""
-        return not self._times or self._times[-1] <= now - self._period
+        return not self.holding and (not self._times or self._times[-1] <= now - self._period)
 
 
 class Ticket:
     """One request waiting in a lane. `payload` is the caller's (a future, in the limiter)."""
 
-    __slots__ = ("cancelled", "lane", "payload", "seq", "taken", "traffic")
+    __slots__ = ("cancelled", "lane", "left", "payload", "seq", "taken", "traffic")
 
     def __init__(self, traffic: Traffic, seq: int, lane: _Lane, payload: object) -> None:
         self.traffic = traffic
@@ -92,7 +108,8 @@ class Ticket:
         self.lane = lane
         self.payload = payload
         self.cancelled = False
-        self.taken = False  # handed out by take_due
+        self.taken = False  # handed out by take_due: it holds its slots until it leaves
+        self.left = False
 
 
 class _State(Enum):
@@ -117,9 +134,13 @@ class _Lane:
     def next_free(self, now: float) -> float:
         return max(window.next_free(now) for window in self.windows)
 
-    def record(self, now: float) -> None:
+    def hold(self) -> None:
         for window in self.windows:
-            window.record(now)
+            window.hold()
+
+    def leave(self, now: float, *, sent: bool) -> None:
+        for window in self.windows:
+            window.leave(now, sent=sent)
 
     def forgettable(self, now: float) -> bool:
         return not self.waiting and all(window.idle(now) for window in self.windows)
@@ -170,12 +191,29 @@ class FloodSchedule:
             heapq.heappush(self._ready, (traffic.rank, seq, lane))
         return ticket
 
-    def cancel(self, ticket: Ticket) -> None:
-        """The caller gave up waiting: the ticket is dropped when it reaches the front. Too late
-        once it was taken: its slot is spent."""
-        if not ticket.cancelled and not ticket.taken:
+    def cancel(self, ticket: Ticket, now: float) -> None:
+        """The caller gave up: a waiting ticket is dropped when it reaches the front; one taken
+        but not yet gone gives its slots back, unused."""
+        if ticket.taken:
+            if not ticket.left:
+                self._leave(ticket, now, sent=False)
+        elif not ticket.cancelled:
             ticket.cancelled = True
             self._waiting -= 1
+
+    def depart(self, ticket: Ticket, now: float) -> None:
+        """A taken ticket's request goes on the wire now: it counts in the windows from now."""
+        if ticket.taken and not ticket.left:
+            self._leave(ticket, now, sent=True)
+
+    def _leave(self, ticket: Ticket, now: float, *, sent: bool) -> None:
+        ticket.left = True
+        self._overall.leave(now, sent=sent)
+        ticket.lane.leave(now, sent=sent)
+        if ticket.lane.state is _State.SLEEPING and not math.isfinite(ticket.lane.wake_at):
+            # It slept until one of its own left: look again now.
+            self._set_state(ticket.lane, _State.IDLE)
+            self._place(ticket.lane, now)
 
     def pause(self, until: float) -> None:
         """Send nothing before `until` (Telegram's flood control answered 429: it is global)."""
@@ -199,8 +237,8 @@ class FloodSchedule:
             if not ticket.cancelled:
                 if self._overall.next_free(now) > now:
                     break
-                self._overall.record(now)
-                lane.record(now)
+                self._overall.hold()
+                lane.hold()
                 self._waiting -= 1
                 ticket.taken = True
                 due.append(ticket)
@@ -222,7 +260,9 @@ class FloodSchedule:
             moments.append(self._overall.next_free(now))
         if self._sleeping:
             moments.append(self._sleeping[0][0])
-        return min(moments) if moments else None
+        # inf: nothing changes before a request leaves, and `depart` tells the caller then.
+        soonest = min(moments, default=math.inf)
+        return soonest if math.isfinite(soonest) else None
 
     def backlog(self) -> int:
         """Chats with a request due that waits only for a global slot: about this many
@@ -267,7 +307,8 @@ class FloodSchedule:
         else:
             self._set_state(lane, _State.SLEEPING)
             lane.wake_at = opens
-            heapq.heappush(self._sleeping, (opens, next(self._seq), lane))
+            if math.isfinite(opens):  # otherwise it wakes when one of its requests leaves
+                heapq.heappush(self._sleeping, (opens, next(self._seq), lane))
 
     def _wake(self, now: float) -> None:
         while self._sleeping and self._sleeping[0][0] <= now:

@@ -61,6 +61,8 @@ async def leaving(marking: Marking | None) -> None:
     """Run the request's `before`, if it has one: it is about to go on the wire."""
     if isinstance(marking, Dispatch):
         await marking.before()
+
+
 Callback = Callable[..., Coroutine[Any, Any, Result]]
 Clock = Callable[[], float]
 
@@ -110,11 +112,21 @@ class PriorityRateLimiter(BaseRateLimiter[Marking]):
         rate_limit_args: Marking | None,
     ) -> Result:
         chat = chat_of(data)
+        ticket: Ticket | None = None
         if chat is None or endpoint.startswith("get"):
             await self._unpaused()
         else:
-            await self._turn(chat, traffic_of(rate_limit_args))
-        await leaving(rate_limit_args)
+            ticket = await self._turn(chat, traffic_of(rate_limit_args))
+        try:
+            await leaving(rate_limit_args)
+        except BaseException:
+            if ticket is not None:
+                self._give_back(ticket)
+            raise
+        if ticket is not None:
+            # It counts against the limits from this moment, when it really goes.
+            self._schedule.depart(ticket, self._clock())
+            self._pump()
         try:
             return await callback(*args, **kwargs)
         except RetryAfter as error:
@@ -126,7 +138,7 @@ class PriorityRateLimiter(BaseRateLimiter[Marking]):
             assert self._resumed is not None, "initialize() first"
             await self._resumed.wait()
 
-    async def _turn(self, chat: int | str, traffic: Traffic) -> None:
+    async def _turn(self, chat: int | str, traffic: Traffic) -> Ticket:
         """Wait until the schedule lets this request go."""
         admitted: asyncio.Future[None] = asyncio.get_running_loop().create_future()
         ticket = self._schedule.submit(chat, traffic, self._clock(), admitted)
@@ -134,8 +146,14 @@ class PriorityRateLimiter(BaseRateLimiter[Marking]):
         try:
             await admitted
         except asyncio.CancelledError:
-            self._schedule.cancel(ticket)
+            self._give_back(ticket)
             raise
+        return ticket
+
+    def _give_back(self, ticket: Ticket) -> None:
+        """The request will not go: out of the queue, or its held slots freed."""
+        self._schedule.cancel(ticket, self._clock())
+        self._pump()
 
     def _pause(self, seconds: float) -> None:
         self._schedule.pause(self._clock() + seconds)
