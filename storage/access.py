@@ -51,7 +51,7 @@ class AccessRuleRepository:
         found = {subject_id: AccessRule(subject_id) for subject_id in ids}
         if ids:
             marks = ", ".join("?" for _ in ids)
-            rows = await self._db.fetch_all(
+            rows = await self._db.fetch_by_keys(
                 f"SELECT * FROM access_rules WHERE subject_id IN ({marks})", ids
             )
             found.update({row["subject_id"]: _rule(row) for row in rows})

@@ -13,6 +13,8 @@ from storage.db import Database
 
 JSON = dict[str, Any]
 
+_ROWS_PER_INSERT = 500
+
 
 class InboxState(StrEnum):
     RECEIVED = "received"  # saved; no handler has started on it
@@ -35,22 +37,29 @@ class InboxRepository:
         self._clock = clock
 
     async def save(self, updates: Sequence[JSON]) -> list[int]:
-        """Store raw updates in one transaction; return the ids that were new.
+        """Store raw updates; return the ids that were new.
 
         An update seen before (Telegram sends it again until the offset moves past it, and
         retries a webhook that got no answer) is kept as it was.
         """
         now = to_text(self._clock())
         fresh: list[int] = []
-        async with self._db.transaction() as connection:
-            for update in updates:
-                cursor = await connection.execute(
-                    """INSERT INTO inbox (update_id, payload, received_at) VALUES (?, ?, ?)
-                       ON CONFLICT (update_id) DO NOTHING""",
-                    (int(update["update_id"]), json.dumps(update, separators=(",", ":")), now),
-                )
-                if cursor.rowcount > 0:
-                    fresh.append(int(update["update_id"]))
+        # getUpdates gives at most 100 at a time; a webhook, one. The chunks only keep a
+        # statement's parameters far below SQLite's limit of 32,766.
+        for start in range(0, len(updates), _ROWS_PER_INSERT):
+            chunk = updates[start : start + _ROWS_PER_INSERT]
+            params: list[Any] = []
+            for update in chunk:
+                params += (int(update["update_id"]), json.dumps(update, separators=(",", ":")), now)
+            # One statement, so one trip to the database's thread and one commit for the
+            # chunk; RETURNING names the rows it inserted, the new ones.
+            rows = await self._db.write_returning(
+                f"""INSERT INTO inbox (update_id, payload, received_at)
+                    VALUES {", ".join("(?, ?, ?)" for _ in chunk)}
+                    ON CONFLICT (update_id) DO NOTHING RETURNING update_id""",
+                params,
+            )
+            fresh += (int(row["update_id"]) for row in rows)
         return fresh
 
     async def pending(self) -> list[InboxEntry]:
@@ -88,7 +97,7 @@ class InboxRepository:
         )
 
     async def backlog(self) -> int:
-        row = await self._db.fetch_one(
+        row = await self._db.fetch_summary(
             "SELECT COUNT(*) FROM inbox WHERE state IN ('received', 'started')"
         )
-        return int(row[0]) if row else 0
+        return int(row[0])

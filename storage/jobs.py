@@ -120,12 +120,13 @@ class JobRepository:
     async def insert(self, job: NewJob) -> Job | None:
         """Persist a new job; None when a job with the same dedupe key already exists."""
         now = to_text(self._clock())
-        job_id = await self._db.insert(
+        rows = await self._db.write_returning(
             """INSERT INTO jobs (dedupe_key, chat_id, chat_type, message_id, user_id, file_id,
                    file_unique_id, media_kind, mime_type, file_name, duration, file_size, model,
                    language, options, state, created_at, updated_at, locale)
                VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)
-               ON CONFLICT (dedupe_key) DO NOTHING""",
+               ON CONFLICT (dedupe_key) DO NOTHING
+               RETURNING *""",
             (
                 job.dedupe_key,
                 job.chat_id,
@@ -148,7 +149,7 @@ class JobRepository:
                 job.locale,
             ),
         )
-        return None if job_id is None else await self.require(job_id)
+        return _job_from_row(rows[0]) if rows else None
 
     async def get(self, job_id: int) -> Job | None:
         row = await self._db.fetch_one("SELECT * FROM jobs WHERE id = ?", (job_id,))
@@ -169,11 +170,13 @@ class JobRepository:
         return [_job_from_row(row) for row in rows]
 
     async def _update(self, job_id: int, assignments: str, params: tuple[Any, ...]) -> Job:
-        await self._db.execute(
-            f"UPDATE jobs SET {assignments}, updated_at = ? WHERE id = ?",
+        rows = await self._db.write_returning(
+            f"UPDATE jobs SET {assignments}, updated_at = ? WHERE id = ? RETURNING *",
             (*params, to_text(self._clock()), job_id),
         )
-        return await self.require(job_id)
+        if not rows:
+            raise LookupError(f"job {job_id} does not exist")
+        return _job_from_row(rows[0])
 
     async def set_status_message(self, job_id: int, message_id: int) -> Job:
         return await self._update(job_id, "status_message_id = ?", (message_id,))

@@ -97,41 +97,33 @@ def _record(row: aiosqlite.Row) -> PaymentRecord:
 # --- the balance, inside the quota ledger's transaction ------------------------------------
 
 
-async def available(connection: aiosqlite.Connection, user_id: int) -> float:
-    """The user's bought seconds not spent, held or revoked."""
-    cursor = await connection.execute(
-        """SELECT COALESCE(SUM(seconds - spent - revoked), 0) AS left FROM star_payments
-           WHERE user_id = ? AND refunded_at IS NULL""",
-        (user_id,),
+async def available(
+    connection: aiosqlite.Connection, user_id: int, *, give_back: int | None = None
+) -> float:
+    """The user's bought seconds not spent, held or revoked; with `give_back`, as if that job's
+    holds were released (holds on refunded payments give nothing back)."""
+    rows = await connection.execute_fetchall(
+        """SELECT
+             (SELECT COALESCE(SUM(seconds - spent - revoked), 0) FROM star_payments
+               WHERE user_id = ? AND refunded_at IS NULL) AS left,
+             (SELECT COALESCE(SUM(h.seconds), 0) FROM balance_holds h
+               JOIN star_payments p ON p.id = h.payment_id
+               WHERE h.job_id IS ? AND p.refunded_at IS NULL) AS held""",
+        (user_id, give_back),
     )
-    row = await cursor.fetchone()
-    assert row is not None  # an aggregate always yields a row
-    return max(0.0, float(row["left"]))
-
-
-async def held_back(connection: aiosqlite.Connection, job_id: int) -> float:
-    """What releasing a job's holds would give back (holds on refunded payments give nothing)."""
-    cursor = await connection.execute(
-        """SELECT COALESCE(SUM(h.seconds), 0) AS held FROM balance_holds h
-           JOIN star_payments p ON p.id = h.payment_id
-           WHERE h.job_id = ? AND p.refunded_at IS NULL""",
-        (job_id,),
-    )
-    row = await cursor.fetchone()
-    assert row is not None
-    return float(row["held"])
+    row = next(iter(rows))
+    return max(0.0, float(row["left"])) + float(row["held"])
 
 
 async def hold(connection: aiosqlite.Connection, job_id: int, user_id: int, seconds: float) -> None:
     """Hold `seconds` of the user's balance for a job, oldest payment first. The caller has
     checked, in this transaction, that the balance covers them."""
-    cursor = await connection.execute(
+    payments = await connection.execute_fetchall(
         """SELECT id, seconds - spent - revoked AS left FROM star_payments
            WHERE user_id = ? AND refunded_at IS NULL AND seconds - spent - revoked > ?
            ORDER BY id""",
         (user_id, EPSILON),
     )
-    payments = await cursor.fetchall()
     remaining = seconds
     for payment in payments:
         if remaining <= EPSILON:
@@ -156,13 +148,12 @@ async def release(
     connection: aiosqlite.Connection, job_id: int, seconds: float | None = None
 ) -> None:
     """Give back `seconds` (all when None) of a job's holds, newest payment first."""
-    cursor = await connection.execute(
+    holds = await connection.execute_fetchall(
         """SELECT h.payment_id, h.seconds, p.refunded_at FROM balance_holds h
            JOIN star_payments p ON p.id = h.payment_id
            WHERE h.job_id = ? ORDER BY h.payment_id DESC""",
         (job_id,),
     )
-    holds = await cursor.fetchall()
     remaining = float("inf") if seconds is None else seconds
     for held in holds:
         if remaining <= EPSILON:
@@ -310,7 +301,7 @@ class PaymentRepository:
         return 0.0 if row is None else max(0.0, float(row["left"]))
 
     async def totals(self) -> PaymentTotals:
-        row = await self._db.fetch_one(
+        row = await self._db.fetch_summary(
             """SELECT COUNT(*) AS payments, COALESCE(SUM(stars), 0) AS stars,
                       COALESCE(SUM(seconds), 0) AS seconds, COALESCE(SUM(spent), 0) AS spent,
                       COALESCE(SUM(MAX(0, seconds - spent - revoked)), 0) AS left,
@@ -320,7 +311,6 @@ class PaymentRepository:
                       COALESCE(SUM(revoked), 0) AS revoked
                FROM star_payments"""
         )
-        assert row is not None
         return PaymentTotals(
             payments=int(row["payments"]),
             stars=int(row["stars"]),

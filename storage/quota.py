@@ -156,52 +156,53 @@ class QuotaLedger:
         payer_id: int,
         windows: Windows,
         exclude_job: int | None = None,
-    ) -> LedgerSnapshot:
-        """The payer's usage; with `exclude_job`, as if that job's reservation were released."""
-        day, month, recent = (
-            to_text(windows.day_start),
-            to_text(windows.month_start),
-            to_text(windows.recent_since),
-        )
-        cursor = await connection.execute(
+        probe_job: int | None = None,
+    ) -> tuple[LedgerSnapshot, bool]:
+        """The payer's usage; with `exclude_job`, as if that job's reservation were released.
+        The flag: whether `probe_job` has a row already. One statement, so one trip to
+        aiosqlite's thread for all of it."""
+        rows = await connection.execute_fetchall(
             """SELECT
-                 COALESCE(SUM(CASE WHEN state != 'refunded' AND created_at >= ?
+                 COALESCE(SUM(CASE WHEN state != 'refunded' AND created_at >= :day
                                    THEN seconds - paid_seconds END), 0) AS day_used,
-                 COALESCE(SUM(CASE WHEN state != 'refunded' AND created_at >= ?
+                 COALESCE(SUM(CASE WHEN state != 'refunded' AND created_at >= :month
                                    THEN seconds - paid_seconds END), 0) AS month_used,
                  COUNT(CASE WHEN state = 'reserved' THEN 1 END) AS in_flight,
-                 COUNT(CASE WHEN created_at >= ? THEN 1 END) AS recent,
-                 MIN(CASE WHEN created_at >= ? THEN created_at END) AS oldest_recent
-               FROM quota_ledger WHERE subject = ? AND job_id IS NOT ?""",
-            (day, month, recent, recent, subject, exclude_job),
+                 COUNT(CASE WHEN created_at >= :recent THEN 1 END) AS recent,
+                 MIN(CASE WHEN created_at >= :recent THEN created_at END) AS oldest_recent,
+                 (SELECT COALESCE(SUM(seconds), 0) FROM quota_ledger
+                   WHERE state != 'refunded' AND created_at >= :day AND job_id IS NOT :exclude)
+                   AS bot_day_used,
+                 EXISTS (SELECT 1 FROM quota_ledger WHERE job_id = :probe) AS probed
+               FROM quota_ledger WHERE subject = :subject AND job_id IS NOT :exclude""",
+            {
+                "day": to_text(windows.day_start),
+                "month": to_text(windows.month_start),
+                "recent": to_text(windows.recent_since),
+                "subject": subject,
+                "exclude": exclude_job,
+                "probe": probe_job,
+            },
         )
-        row = await cursor.fetchone()
-        assert row is not None  # an aggregate always yields a row
+        row = next(iter(rows))  # an aggregate always yields a row
         oldest = row["oldest_recent"]
-        cursor = await connection.execute(
-            """SELECT COALESCE(SUM(seconds), 0) FROM quota_ledger
-               WHERE state != 'refunded' AND created_at >= ? AND job_id IS NOT ?""",
-            (day, exclude_job),
-        )
-        bot_row = await cursor.fetchone()
-        assert bot_row is not None
-        balance = await payments.available(connection, payer_id)
-        if exclude_job is not None:
-            balance += await payments.held_back(connection, exclude_job)
-        return LedgerSnapshot(
+        balance = await payments.available(connection, payer_id, give_back=exclude_job)
+        snapshot = LedgerSnapshot(
             day_used=float(row["day_used"]),
             month_used=float(row["month_used"]),
             in_flight=int(row["in_flight"]),
             recent=int(row["recent"]),
             oldest_recent=from_text(oldest) if oldest else None,
-            bot_day_used=float(bot_row[0]),
+            bot_day_used=float(row["bot_day_used"]),
             balance=balance,
         )
+        return snapshot, bool(row["probed"])
 
     async def snapshot(self, payer_id: int, windows: Windows) -> LedgerSnapshot:
         subject = await self.subject(payer_id)
         async with self._db.transaction() as connection:
-            return await self._snapshot(connection, subject, payer_id, windows)
+            snapshot, _ = await self._snapshot(connection, subject, payer_id, windows)
+            return snapshot
 
     async def reserve(
         self,
@@ -222,12 +223,11 @@ class QuotaLedger:
         """
         subject = await self.subject(payer_id)
         async with self._db.transaction() as connection:
-            cursor = await connection.execute(
-                "SELECT 1 FROM quota_ledger WHERE job_id = ?", (job_id,)
+            snapshot, reserved_before = await self._snapshot(
+                connection, subject, payer_id, windows, probe_job=job_id
             )
-            if await cursor.fetchone() is not None:
+            if reserved_before:
                 return None
-            snapshot = await self._snapshot(connection, subject, payer_id, windows)
             verdict = decide(snapshot)
             if not isinstance(verdict, Admit):
                 await bump_stats(connection, stats_day(now), model, refused=1)
@@ -257,7 +257,7 @@ class QuotaLedger:
         against everything else the payer has used. On refusal the reservation is unchanged."""
         subject = await self.subject(payer_id)
         async with self._db.transaction() as connection:
-            snapshot = await self._snapshot(
+            snapshot, _ = await self._snapshot(
                 connection, subject, payer_id, windows, exclude_job=job_id
             )
             verdict = decide(snapshot)
@@ -284,31 +284,30 @@ class QuotaLedger:
         the statistics. False when the job had no open reservation (already settled)."""
         now = self._clock()
         async with self._db.transaction() as connection:
-            cursor = await connection.execute(
+            found = await connection.execute_fetchall(
                 """SELECT seconds, paid_seconds FROM quota_ledger
                    WHERE job_id = ? AND state = 'reserved'""",
                 (job_id,),
             )
-            reserved = await cursor.fetchone()
-            if reserved is None:
+            if not found:
                 return False
+            reserved = next(iter(found))
             # Charged less than reserved: the bought seconds go back first. Charged more (a
             # measured duration the backend's report exceeds): the free quota takes the rest,
             # as it did before purchases, so a balance can never go below zero.
             paid = max(0.0, reserved["paid_seconds"] - max(0.0, reserved["seconds"] - seconds))
             if paid < reserved["paid_seconds"]:
                 await payments.release(connection, job_id, reserved["paid_seconds"] - paid)
-            await payments.settle(connection, job_id)
-            cursor = await connection.execute(
+            if reserved["paid_seconds"] > 0:  # holds exist only for the bought part
+                await payments.settle(connection, job_id)
+            updated = await connection.execute_fetchall(
                 """UPDATE quota_ledger
                    SET state = 'committed', seconds = ?, paid_seconds = ?, settled_at = ?
                    WHERE job_id = ? AND state = 'reserved'
                    RETURNING user_id, model""",
                 (seconds, paid, to_text(now), job_id),
             )
-            row = await cursor.fetchone()
-            await cursor.close()
-            assert row is not None  # the reservation was read in this transaction
+            row = next(iter(updated))  # the reservation was read in this transaction
             await bump_stats(connection, stats_day(now), row["model"], jobs=1, seconds=billed)
             if row["user_id"] is not None:
                 await bump_user_totals(
@@ -321,17 +320,17 @@ class QuotaLedger:
         measured. False when there was no open reservation."""
         now = self._clock()
         async with self._db.transaction() as connection:
-            cursor = await connection.execute(
+            updated = await connection.execute_fetchall(
                 """UPDATE quota_ledger SET state = 'refunded', settled_at = ?
                    WHERE job_id = ? AND state = 'reserved'
-                   RETURNING model""",
+                   RETURNING model, paid_seconds""",
                 (to_text(now), job_id),
             )
-            row = await cursor.fetchone()
-            await cursor.close()
-            if row is None:
+            if not updated:
                 return False
-            await payments.release(connection, job_id)
+            row = next(iter(updated))
+            if row["paid_seconds"] > 0:  # holds exist only for the bought part
+                await payments.release(connection, job_id)
             counter = {"refused": 1} if refused else {"failures": 1}
             await bump_stats(connection, stats_day(now), row["model"], **counter)
             return True

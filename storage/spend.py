@@ -45,13 +45,12 @@ class SpendRepository:
         return changed > 0
 
     async def totals(self, since: datetime) -> SpendTotals:
-        row = await self._db.fetch_one(
+        row = await self._db.fetch_summary(
             """SELECT COALESCE(SUM(seconds), 0) AS seconds, COUNT(*) AS jobs,
                       SUM(api_credits) AS credits, SUM(api_usd) AS usd
                FROM quota_ledger WHERE state != 'refunded' AND created_at >= ?""",
             (to_text(since),),
         )
-        assert row is not None  # an aggregate always yields a row
         return SpendTotals(
             seconds=float(row["seconds"]),
             jobs=int(row["jobs"]),

@@ -37,25 +37,23 @@ class StatsRepository:
         self._db = db
 
     async def user_counts(self, active_since: datetime) -> UserCounts:
-        row = await self._db.fetch_one(
+        row = await self._db.fetch_summary(
             """SELECT COUNT(*) AS total,
                       COUNT(CASE WHEN last_seen >= ? THEN 1 END) AS active
                FROM users""",
             (to_text(active_since),),
         )
-        assert row is not None
         return UserCounts(total=int(row["total"]), active=int(row["active"]))
 
     async def usage(self, day: str | None = None) -> UsageTotals:
         """Totals for one UTC day ("YYYY-MM-DD"), or for all time when day is None."""
-        row = await self._db.fetch_one(
+        row = await self._db.fetch_summary(
             """SELECT COALESCE(SUM(jobs), 0) AS jobs, COALESCE(SUM(failures), 0) AS failures,
                       COALESCE(SUM(refused), 0) AS refused, COALESCE(SUM(cached), 0) AS cached,
                       COALESCE(SUM(seconds), 0) AS seconds
                FROM usage_stats WHERE ? IS NULL OR day = ?""",
             (day, day),
         )
-        assert row is not None
         return UsageTotals(
             jobs=int(row["jobs"]),
             failures=int(row["failures"]),

@@ -75,7 +75,8 @@ def measure_duration(data: bytes) -> float | None:
 def measure_file_duration(path: Path) -> float | None:
     """The duration in seconds of an audio file, or None when it is not read exactly.
 
-    Blocking (a few small reads): call it from a worker thread in async code.
+    Blocking (a few small reads): in async code, call it from a worker thread unless the
+    file is small enough to be in the page cache (see the pipeline).
     """
     try:
         with path.open("rb") as file:

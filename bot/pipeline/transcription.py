@@ -43,7 +43,7 @@ from bot.stt import errors as stt_errors
 from bot.stt.backend import ReportsProgress, SendsAudioAtSubmit, SttBackend
 from bot.stt.catalogue import build_params, get_model
 from bot.stt.reports import JobReports
-from bot.stt.types import AudioUpload, JobRequest, Transcript
+from bot.stt.types import SMALL_FILE_BYTES, AudioUpload, JobRequest, Transcript
 from bot.telegram.gateway import (
     Buttons,
     ChatGateway,
@@ -370,10 +370,13 @@ class TranscriptionService:
                 max_bytes=self._max_file_bytes,
                 deadline=DOWNLOAD_DEADLINE,
             )
-        # The declared duration is the sender's word; the file may say otherwise. Its headers
-        # are read in a thread: a few small reads, but a local server's file may be on a
-        # slow disk.
-        measured = await asyncio.to_thread(measure_file_duration, audio.path)
+        # The declared duration is the sender's word; the file may say otherwise. A big
+        # file's headers are read in a thread: a few small reads, but a local server's file
+        # may be on a slow disk. A small one is in the page cache, just written.
+        if audio.size <= SMALL_FILE_BYTES:
+            measured = measure_file_duration(audio.path)
+        else:
+            measured = await asyncio.to_thread(measure_file_duration, audio.path)
         if self._too_long(measured):
             raise _JobFailure(FailureReason.TOO_LONG)
         if not await self._admission.check_measured(job, seconds=measured, size=audio.size):
@@ -395,8 +398,12 @@ class TranscriptionService:
             and isinstance(backend, SendsAudioAtSubmit)
             and backend.sends_audio_at_submit
         ):
-            # Uploaded: the API has it now. (Other backends read it while the job runs.)
-            await asyncio.to_thread(recording.unlink, missing_ok=True)
+            # Uploaded: the API has it now. (Other backends read it while the job runs.) A
+            # big file's blocks take a while to free.
+            if audio.size <= SMALL_FILE_BYTES:
+                recording.unlink(missing_ok=True)  # noqa: ASYNC240 (see above)
+            else:
+                await asyncio.to_thread(recording.unlink, missing_ok=True)
         log.info("job %d submitted as %s", job.id, generation_id)
         self._submitted_at[job.id] = time.monotonic()
         return await self._jobs.mark_submitted(job.id, generation_id), measured

@@ -69,12 +69,19 @@ class Transcript:
         return cls.from_dict(json.loads(raw))
 
 
+# A file this small (a voice note of a minute or two) is read on the event loop in one go:
+# handing each read to a thread, as a streamed file needs, costs more CPU than the read. What
+# that holds in memory is bounded by this times the uploads in flight.
+SMALL_FILE_BYTES = 256 * 1024
+
+
 @dataclass(frozen=True, slots=True)
 class AudioUpload:
     """Audio to upload: its bytes, or the file on disk that holds them.
 
-    A file is streamed from where it lies, so a long recording never sits in memory whole.
-    We never hand a Telegram file URL to a third party.
+    A file is streamed from where it lies, so a long recording never sits in memory whole
+    (a small one is read at once: SMALL_FILE_BYTES). We never hand a Telegram file URL to a
+    third party.
     """
 
     data: bytes | Path
@@ -94,7 +101,11 @@ class AudioUpload:
     def open(self) -> BinaryIO:
         """A fresh reader from the start, for one upload attempt; the caller closes it."""
         if isinstance(self.data, Path):
-            return self.data.open("rb")
+            file = self.data.open("rb")
+            if self.size > SMALL_FILE_BYTES:
+                return file
+            with file:
+                return io.BytesIO(file.read())
         return io.BytesIO(self.data)  # shares the bytes: no copy
 
 
