@@ -3,7 +3,7 @@ incremental auto-vacuum, so the file gives back what retention deletes (`reclaim
 
 One aiosqlite connection serves every write and every scan. aiosqlite runs statements one at a
 time on its thread, but two coroutines could still interleave statements inside one transaction,
-so every use of that connection goes through one asyncio lock.
+so every use of that connection takes its turn (storage/turns.py: interactive work first).
 
 Point reads (`fetch_one`, `fetch_by_keys`) take a second, read-only connection on the event
 loop's own thread instead. Handing a statement to aiosqlite's thread and back costs some 90 us
@@ -16,7 +16,6 @@ snapshot open and never delays a checkpoint. A read sees every transaction commi
 
 from __future__ import annotations
 
-import asyncio
 import importlib.resources
 import logging
 import re
@@ -27,6 +26,8 @@ from pathlib import Path
 from typing import Any
 
 import aiosqlite
+
+from storage.turns import Turns
 
 log = logging.getLogger(__name__)
 
@@ -99,7 +100,8 @@ class Database:
     def __init__(self, connection: aiosqlite.Connection, reader: sqlite3.Connection) -> None:
         self._connection = connection
         self._reader = reader
-        self._lock = asyncio.Lock()
+        # Interactive work first (storage/turns.py).
+        self._turns = Turns()
 
     @classmethod
     async def open(cls, path: Path) -> Database:
@@ -121,7 +123,7 @@ class Database:
         return cls(connection, _open_reader(path))
 
     async def close(self) -> None:
-        async with self._lock:
+        async with self._turns.turn():
             self._reader.close()
             await self._connection.close()
 
@@ -131,7 +133,7 @@ class Database:
         The file shrinks at the next checkpoint, which is tried here too (PASSIVE: it never
         waits for a reader, such as a backup in progress; the auto-checkpoint finishes later).
         """
-        async with self._lock:
+        async with self._turns.turn():
             cursor = await self._connection.execute("PRAGMA freelist_count")
             row = await cursor.fetchone()
             free = int(row[0]) if row else 0
@@ -146,7 +148,7 @@ class Database:
     async def transaction(self) -> AsyncIterator[aiosqlite.Connection]:
         """An IMMEDIATE transaction: the write lock is taken up front, so check-then-write
         is atomic."""
-        async with self._lock:
+        async with self._turns.turn():
             await self._connection.execute("BEGIN IMMEDIATE")
             try:
                 yield self._connection
@@ -158,13 +160,13 @@ class Database:
 
     async def execute(self, sql: str, params: Iterable[Any] = ()) -> int:
         """Run one statement; return how many rows it changed."""
-        async with self._lock:
+        async with self._turns.turn():
             cursor = await self._connection.execute(sql, tuple(params))
             return cursor.rowcount
 
     async def insert(self, sql: str, params: Iterable[Any] = ()) -> int | None:
         """Run one INSERT; return the new row id, or None when it inserted nothing."""
-        async with self._lock:
+        async with self._turns.turn():
             cursor = await self._connection.execute(sql, tuple(params))
             return cursor.lastrowid if cursor.rowcount > 0 else None
 
@@ -201,5 +203,5 @@ class Database:
 
     async def _rows_in_thread(self, sql: str, params: Iterable[Any]) -> list[aiosqlite.Row]:
         # One trip to aiosqlite's thread: the statement and all its rows together.
-        async with self._lock:
+        async with self._turns.turn():
             return list(await self._connection.execute_fetchall(sql, tuple(params)))

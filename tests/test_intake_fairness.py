@@ -66,8 +66,9 @@ async def test_a_command_does_not_wait_for_the_recordings_ahead_of_it(
             intake = UpdateIntake(InboxRepository(database), application, concurrency=4)
             await intake.receive(batch)
             await asyncio.wait_for(answered.wait(), 10)
-            # /start was handled while every recording slot was taken and 36 still waited.
-            assert accepting == 4
+            # /start was handled while the recordings held their slots and 36 or more still
+            # waited (its database turns come first, so it may not even wait for all four).
+            assert 1 <= accepting <= 4
             release.set()
             await intake.wait_idle(10)
             assert accepting == 40

@@ -12,6 +12,8 @@ import logging
 from collections.abc import Coroutine
 from typing import Any, Literal
 
+from storage.turns import background_work
+
 log = logging.getLogger(__name__)
 
 
@@ -56,7 +58,10 @@ class TaskSupervisor:
 
     async def _guard(self, coroutine: Coroutine[Any, Any, None], name: str) -> None:
         try:
-            await coroutine
+            # A job a command started is background work all the same: its database calls
+            # queue behind the commands' (storage/turns.py).
+            with background_work():
+                await coroutine
         except asyncio.CancelledError:
             raise
         except Exception:

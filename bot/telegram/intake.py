@@ -26,6 +26,7 @@ from telegram import Update
 from telegram.ext import Application
 
 from storage.inbox import JSON, InboxEntry, InboxRepository, InboxState
+from storage.turns import interactive_work
 
 log = logging.getLogger(__name__)
 
@@ -108,23 +109,29 @@ class UpdateIntake:
         self._tasks.add(task)
         task.add_done_callback(self._tasks.discard)
 
-    def _slots_for(self, payload: JSON) -> asyncio.Semaphore:
-        message = payload.get("message")
-        media = isinstance(message, dict) and any(key in message for key in _MEDIA_KEYS)
-        return self._slots if media else self._interactive_slots
-
     async def _handle(self, entry: InboxEntry) -> None:
-        async with self._slots_for(entry.payload):
-            try:
-                update = Update.de_json(entry.payload, self._application.bot)
-            except Exception as error:
-                await self._poison(entry.update_id, f"cannot parse: {type(error).__name__}")
-                return
-            await self._inbox.mark_started(entry.update_id)
-            # Errors inside handlers go to the Application's error handler, which answers the
-            # user; process_update itself returns normally.
-            await self._application.process_update(update)
-            await self._inbox.mark_done(entry.update_id)
+        message = entry.payload.get("message")
+        if isinstance(message, dict) and any(key in message for key in _MEDIA_KEYS):
+            async with self._slots:
+                await self._handle_now(entry)
+            return
+        # Commands and button taps: a person waits for the answer, so their database work
+        # goes before the recordings' too (and jobs they start, as background work, do not).
+        with interactive_work():
+            async with self._interactive_slots:
+                await self._handle_now(entry)
+
+    async def _handle_now(self, entry: InboxEntry) -> None:
+        try:
+            update = Update.de_json(entry.payload, self._application.bot)
+        except Exception as error:
+            await self._poison(entry.update_id, f"cannot parse: {type(error).__name__}")
+            return
+        await self._inbox.mark_started(entry.update_id)
+        # Errors inside handlers go to the Application's error handler, which answers the
+        # user; process_update itself returns normally.
+        await self._application.process_update(update)
+        await self._inbox.mark_done(entry.update_id)
 
     async def _poison(self, update_id: int, reason: str) -> None:
         log.error("update %d is poisoned and skipped: %s", update_id, reason)

@@ -1,0 +1,82 @@
+"""Whose turn it is on the database's one writer connection: interactive work first.
+
+A person waiting on a command or a button should not queue behind the hundreds of writes a
+backlog of recordings makes. The intake marks the handling of such an update with
+`interactive_work()`; every database call made inside it (in that task, and in tasks it
+starts, unless they are marked `background_work()`) takes the next free turn before any call
+not so marked. Within each class, turns go first come, first served.
+"""
+
+from __future__ import annotations
+
+import asyncio
+from collections import deque
+from collections.abc import AsyncIterator, Iterator
+from contextlib import asynccontextmanager, contextmanager
+from contextvars import ContextVar
+
+_interactive: ContextVar[bool] = ContextVar("interactive_database_work", default=False)
+
+
+@contextmanager
+def interactive_work() -> Iterator[None]:
+    """Mark the database calls made inside (and in tasks started inside) as interactive."""
+    token = _interactive.set(True)
+    try:
+        yield
+    finally:
+        _interactive.reset(token)
+
+
+@contextmanager
+def background_work() -> Iterator[None]:
+    """The opposite, for background work a command happened to start (a job it submits)."""
+    token = _interactive.set(False)
+    try:
+        yield
+    finally:
+        _interactive.reset(token)
+
+
+class Turns:
+    """An asyncio lock with two queues; a released lock passes straight to the next waiter,
+    interactive ones first, so nobody can slip in between."""
+
+    def __init__(self) -> None:
+        self._held = False
+        self._interactive: deque[asyncio.Future[None]] = deque()
+        self._bulk: deque[asyncio.Future[None]] = deque()
+
+    @asynccontextmanager
+    async def turn(self) -> AsyncIterator[None]:
+        await self._acquire(self._interactive if _interactive.get() else self._bulk)
+        try:
+            yield
+        finally:
+            self._release()
+
+    async def _acquire(self, queue: deque[asyncio.Future[None]]) -> None:
+        if not self._held and not self._interactive and not self._bulk:
+            self._held = True
+            return
+        waiter: asyncio.Future[None] = asyncio.get_running_loop().create_future()
+        queue.append(waiter)
+        try:
+            await waiter
+        except asyncio.CancelledError:
+            if waiter.done() and not waiter.cancelled():
+                # Handed the turn just as we were cancelled: pass it on, or nobody gets it.
+                self._release()
+            raise
+        finally:
+            if waiter in queue:
+                queue.remove(waiter)
+
+    def _release(self) -> None:
+        for queue in (self._interactive, self._bulk):
+            while queue:
+                waiter = queue.popleft()
+                if not waiter.done():
+                    waiter.set_result(None)  # the turn passes on: still held
+                    return
+        self._held = False
