@@ -16,6 +16,7 @@ snapshot open and never delays a checkpoint. A read sees every transaction commi
 
 from __future__ import annotations
 
+import contextlib
 import importlib.resources
 import logging
 import re
@@ -78,9 +79,7 @@ def _open_reader(path: Path) -> sqlite3.Connection:
     return reader
 
 
-async def _migrate(
-    connection: aiosqlite.Connection, migrations: Iterable[tuple[int, str]]
-) -> int:
+async def _migrate(connection: aiosqlite.Connection, migrations: Iterable[tuple[int, str]]) -> int:
     cursor = await connection.execute("PRAGMA user_version")
     row = await cursor.fetchone()
     version = int(row[0]) if row else 0
@@ -89,9 +88,7 @@ async def _migrate(
             continue
         log.info("applying migration %03d", number)
         # executescript commits first, so wrap the script and the version bump together.
-        await connection.executescript(
-            f"BEGIN;\n{sql}\nPRAGMA user_version = {number};\nCOMMIT;"
-        )
+        await connection.executescript(f"BEGIN;\n{sql}\nPRAGMA user_version = {number};\nCOMMIT;")
         version = number
     return version
 
@@ -149,11 +146,16 @@ class Database:
         """An IMMEDIATE transaction: the write lock is taken up front, so check-then-write
         is atomic."""
         async with self._turns.turn():
-            await self._connection.execute("BEGIN IMMEDIATE")
             try:
+                await self._connection.execute("BEGIN IMMEDIATE")
                 yield self._connection
             except BaseException:
-                await self._connection.execute("ROLLBACK")
+                # Also when the wait for BEGIN itself was cancelled: the BEGIN still runs on
+                # aiosqlite's thread, and left open it would swallow every later write of the
+                # process into a transaction never committed. The ROLLBACK queues behind it.
+                # (When BEGIN failed instead, there is nothing to roll back.)
+                with contextlib.suppress(sqlite3.OperationalError):
+                    await self._connection.execute("ROLLBACK")
                 raise
             else:
                 await self._connection.execute("COMMIT")
@@ -170,9 +172,7 @@ class Database:
             cursor = await self._connection.execute(sql, tuple(params))
             return cursor.lastrowid if cursor.rowcount > 0 else None
 
-    async def write_returning(
-        self, sql: str, params: Iterable[Any] = ()
-    ) -> list[aiosqlite.Row]:
+    async def write_returning(self, sql: str, params: Iterable[Any] = ()) -> list[aiosqlite.Row]:
         """Run one INSERT, UPDATE or DELETE ... RETURNING; return the rows it returned."""
         return await self._rows_in_thread(sql, params)
 

@@ -28,12 +28,15 @@ from bot.local.engine import EngineOptions, LocalWhisperEngine
 from bot.pipeline.progress import ProgressReporter, elapsed_text, progress_text
 from bot.pipeline.temp_files import TempFiles
 from bot.presentation import texts
+from bot.presentation.i18n import translator
 from bot.stt.types import JobProgress
 from tests.conftest import BotFactory, SettingsFactory
 from tests.fakes.notes import note_bytes
 from tests.fakes.stt import FakeStt
 from tests.fakes.telegram import DOWNLOAD, FakeTelegram
 from tests.test_pipeline import transcript_reply
+
+ENGLISH = translator("en")
 
 CHAT = 8383
 PROGRESS_LINE = re.compile(r"Transcribing… (\d+) % · (\d\d:\d\d) of (\d\d:\d\d)")
@@ -126,7 +129,7 @@ async def test_progress_is_edited_at_most_every_interval_and_only_when_it_change
         return True
 
     def read() -> str | None:
-        return progress_text(JobProgress(done, 1800.0))
+        return progress_text(ENGLISH, JobProgress(done, 1800.0))
 
     reporter = ProgressReporter(show, read, interval=10.0, clock=time.clock, sleep=time.sleep)
     started = time.now
@@ -192,9 +195,20 @@ async def test_stopping_lets_an_edit_on_the_wire_finish() -> None:
 
 
 def test_progress_texts() -> None:
-    assert progress_text(JobProgress(750.0, 1781.0)) == "Transcribing… 42 % · 12:30 of 29:41"
-    assert elapsed_text(130.0, 5400.0) == "Transcribing 1:30:00 of audio… 02:10 so far"
-    assert elapsed_text(5.0, None) == "Transcribing… 00:05 so far"
+    assert progress_text(ENGLISH, JobProgress(750.0, 1781.0)) == (
+        "Transcribing… 42 % · 12:30 of 29:41"
+    )
+    assert elapsed_text(ENGLISH, 130.0, 5400.0) == "Transcribing 1:30:00 of audio… 02:10 so far"
+    assert elapsed_text(ENGLISH, 5.0, None) == "Transcribing… 00:05 so far"
+
+
+def test_progress_texts_are_in_the_readers_language() -> None:
+    german = progress_text(translator("de"), JobProgress(750.0, 1781.0))
+    assert "42" in german and "12:30" in german and "29:41" in german
+    assert german != progress_text(ENGLISH, JobProgress(750.0, 1781.0))
+    russian = elapsed_text(translator("ru"), 130.0, 5400.0)
+    assert "1:30:00" in russian and "02:10" in russian
+    assert re.search("[а-я]", russian), russian
 
 
 # --- progress through the real bot ----------------------------------------------------------

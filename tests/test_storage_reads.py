@@ -116,3 +116,34 @@ async def test_the_reader_cannot_write(database: Database) -> None:
         await database.fetch_one(
             "INSERT INTO app_meta (name, value) VALUES ('sneaky', 'x') RETURNING name"
         )
+
+
+async def test_a_transaction_cancelled_at_its_begin_leaves_later_writes_durable(
+    tmp_path: Path,
+) -> None:
+    """A task cancelled while it waits for BEGIN (a job at shutdown) must not leave the
+    transaction open: every later write would join it and be lost at close."""
+    path = tmp_path / "bot.sqlite3"
+    database = await Database.open(path)
+    try:
+
+        async def doomed() -> None:
+            async with database.transaction() as connection:
+                await connection.execute("INSERT INTO app_meta (name, value) VALUES ('no', 'x')")
+
+        task = asyncio.create_task(doomed())
+        await asyncio.sleep(0)  # it now waits for its BEGIN on aiosqlite's thread
+        task.cancel()
+        with pytest.raises(asyncio.CancelledError):
+            await task
+        await database.execute("INSERT INTO app_meta (name, value) VALUES ('later', 'y')")
+        row = await database.fetch_one("SELECT value FROM app_meta WHERE name = 'later'")
+        assert row is not None  # the reader sees only what is committed
+        async with database.transaction() as connection:  # and a new transaction can start
+            await connection.execute("INSERT INTO app_meta (name, value) VALUES ('next', 'z')")
+    finally:
+        await database.close()
+    with sqlite3.connect(path) as fresh:
+        names = {name for (name,) in fresh.execute("SELECT name FROM app_meta")}
+    assert {"later", "next"} <= names
+    assert "no" not in names

@@ -19,6 +19,7 @@ import time
 from collections.abc import Awaitable, Callable
 
 from bot.presentation import texts
+from bot.presentation.i18n import Translator
 from bot.presentation.rendering import clock_label
 from bot.stt.types import JobProgress
 
@@ -34,18 +35,21 @@ Sleep = Callable[[float], Awaitable[None]]
 ShowText = Callable[[str], Awaitable[bool]]
 
 
-def progress_text(progress: JobProgress) -> str:
-    return texts.PROGRESS.format(
-        percent=int(progress.share * 100),
+def progress_text(tr: Translator, progress: JobProgress) -> str:
+    return tr.render(
+        texts.PROGRESS,
+        percent=tr.number(int(progress.share * 100)),
         done=clock_label(progress.done),
         total=clock_label(progress.total),
     )
 
 
-def elapsed_text(elapsed: float, audio_seconds: float | None) -> str:
+def elapsed_text(tr: Translator, elapsed: float, audio_seconds: float | None) -> str:
     if audio_seconds is None:
-        return texts.ELAPSED_UNKNOWN_LENGTH.format(elapsed=clock_label(elapsed))
-    return texts.ELAPSED.format(total=clock_label(audio_seconds), elapsed=clock_label(elapsed))
+        return tr.render(texts.ELAPSED_UNKNOWN_LENGTH, elapsed=clock_label(elapsed))
+    return tr.render(
+        texts.ELAPSED, total=clock_label(audio_seconds), elapsed=clock_label(elapsed)
+    )
 
 
 class ProgressReporter:

@@ -434,13 +434,14 @@ class TranscriptionService:
         backend = self._backend
         if generation_id is None:
             return None
+        tr = translator(job.locale)
         if isinstance(backend, ReportsProgress):
 
             def engine_progress() -> str | None:
                 progress = backend.progress(generation_id)
                 if progress is None or progress.total < MIN_PROGRESS_SECONDS:
                     return None
-                return progress_text(progress)
+                return progress_text(tr, progress)
 
             return engine_progress
         if audio_seconds is None or audio_seconds < MIN_PROGRESS_SECONDS:
@@ -451,7 +452,7 @@ class TranscriptionService:
             stored = job.submitted_at or self._clock()
             since = time.monotonic() - max(0.0, (self._clock() - stored).total_seconds())
         started = since
-        return lambda: elapsed_text(time.monotonic() - started, audio_seconds)
+        return lambda: elapsed_text(tr, time.monotonic() - started, audio_seconds)
 
     async def _wait(self, job: Job, *, just_submitted: bool) -> Transcript | None:
         """The transcript, or None when the backend no longer knows the generation id.

@@ -32,12 +32,6 @@ from __future__ import annotations
 from bot.failures import FailureReason
 from bot.presentation.i18n import N_, Plural
 
-
-def ngettext(singular: str, plural: str, n: int) -> str:
-    """English only, for texts not yet in the catalogues; a new text takes `Plural` and
-    `tr.render_plural` instead (see above)."""
-    return singular if n == 1 else plural
-
 START = N_(
     "Hi! I turn voice messages into text.\n\n"
     "Send or forward me a voice note, an audio file, a round video note or a video, and I will "
@@ -84,10 +78,14 @@ HELP_PAYMENTS = N_(
 TRANSCRIBING = N_("Transcribing…")
 # The status message of a long recording, edited as the job goes (bot/pipeline/progress.py):
 # the share done where the engine says it (the local one), else the time it has taken so far.
-# Not marked yet (in English for everyone): their translations are still to be written.
-PROGRESS = "Transcribing… {percent} % · {done} of {total}"
-ELAPSED = "Transcribing {total} of audio… {elapsed} so far"
-ELAPSED_UNKNOWN_LENGTH = "Transcribing… {elapsed} so far"
+# TRANSLATORS: a long recording being transcribed: "Transcribing… 42 % · 12:30 of 29:41" (the
+# share done, the point reached in the recording, and its length).
+PROGRESS = N_("Transcribing… {percent} % · {done} of {total}")
+# TRANSLATORS: "Transcribing 29:41 of audio… 01:15 so far": the recording's length, then the
+# time the transcription has taken until now.
+ELAPSED = N_("Transcribing {total} of audio… {elapsed} so far")
+# TRANSLATORS: as above, for a recording of unknown length: "Transcribing… 01:15 so far".
+ELAPSED_UNKNOWN_LENGTH = N_("Transcribing… {elapsed} so far")
 NO_SPEECH = N_("No speech recognised.")
 SENT_AS_FILE = N_("The transcript is long, so here it is as a file.")
 TRANSCRIPT_FILE_CAPTION = N_("Transcript")
