@@ -12,26 +12,25 @@ from __future__ import annotations
 import asyncio
 from collections import deque
 from collections.abc import AsyncIterator, Iterator
-from contextlib import asynccontextmanager, contextmanager
+from contextlib import AbstractContextManager, asynccontextmanager, contextmanager
 from contextvars import ContextVar
 
 _interactive: ContextVar[bool] = ContextVar("interactive_database_work", default=False)
 
 
-@contextmanager
-def interactive_work() -> Iterator[None]:
+def interactive_work() -> AbstractContextManager[None]:
     """Mark the database calls made inside (and in tasks started inside) as interactive."""
-    token = _interactive.set(True)
-    try:
-        yield
-    finally:
-        _interactive.reset(token)
+    return _marked(interactive=True)
+
+
+def background_work() -> AbstractContextManager[None]:
+    """The opposite, for background work a command happened to start (a job it submits)."""
+    return _marked(interactive=False)
 
 
 @contextmanager
-def background_work() -> Iterator[None]:
-    """The opposite, for background work a command happened to start (a job it submits)."""
-    token = _interactive.set(False)
+def _marked(*, interactive: bool) -> Iterator[None]:
+    token = _interactive.set(interactive)
     try:
         yield
     finally:

@@ -4,6 +4,7 @@ served within each class, and no turn lost to a cancelled waiter."""
 from __future__ import annotations
 
 import asyncio
+from collections.abc import Callable
 from pathlib import Path
 
 from storage.db import Database
@@ -15,122 +16,94 @@ async def _settle() -> None:
         await asyncio.sleep(0)
 
 
+class Scene:
+    """One Turns, a holder that keeps the turn until `release` is set, and waiters that
+    write down the order in which they got it."""
+
+    def __init__(self) -> None:
+        self.turns = Turns()
+        self.order: list[str] = []
+        self.release = asyncio.Event()
+
+    async def holder(self, then: Callable[[], object] = lambda: None) -> None:
+        async with self.turns.turn():
+            await self.release.wait()
+        then()
+
+    async def waiter(self, name: str) -> None:
+        async with self.turns.turn():
+            self.order.append(name)
+
+    def start(self, name: str) -> asyncio.Task[None]:
+        return asyncio.create_task(self.waiter(name))
+
+
 async def test_interactive_waiters_go_before_bulk_ones_and_each_class_keeps_its_order() -> None:
-    turns = Turns()
-    order: list[str] = []
-    release = asyncio.Event()
-
-    async def holder() -> None:
-        async with turns.turn():
-            order.append("holder")
-            await release.wait()
-
-    async def waiter(name: str) -> None:
-        async with turns.turn():
-            order.append(name)
-
-    async def interactive(name: str) -> None:
-        with interactive_work():
-            await waiter(name)
-
-    tasks = [asyncio.create_task(holder())]
+    scene = Scene()
+    tasks = [asyncio.create_task(scene.holder())]
     await _settle()
     for name in ("bulk-1", "bulk-2"):
-        tasks.append(asyncio.create_task(waiter(name)))
+        tasks.append(scene.start(name))
         await _settle()
     for name in ("person-1", "person-2"):
-        tasks.append(asyncio.create_task(interactive(name)))
+        with interactive_work():
+            tasks.append(scene.start(name))  # the task inherits the mark
         await _settle()
-    release.set()
+    scene.release.set()
     await asyncio.gather(*tasks)
-    assert order == ["holder", "person-1", "person-2", "bulk-1", "bulk-2"]
+    assert scene.order == ["person-1", "person-2", "bulk-1", "bulk-2"]
 
 
 async def test_background_work_started_inside_interactive_work_is_bulk() -> None:
-    turns = Turns()
-    order: list[str] = []
-    release = asyncio.Event()
-
-    async def holder() -> None:
-        async with turns.turn():
-            await release.wait()
+    scene = Scene()
 
     async def job() -> None:
         with background_work():
-            async with turns.turn():
-                order.append("job")
+            await scene.waiter("job")
 
-    async def command() -> None:
-        async with turns.turn():
-            order.append("command")
-
-    first = asyncio.create_task(holder())
+    first = asyncio.create_task(scene.holder())
     await _settle()
     with interactive_work():
         started_job = asyncio.create_task(job())  # inherits the mark, then drops it
         await _settle()
-        answer = asyncio.create_task(command())
+        answer = scene.start("command")
         await _settle()
-    release.set()
+    scene.release.set()
     await asyncio.gather(first, started_job, answer)
-    assert order == ["command", "job"]
+    assert scene.order == ["command", "job"]
 
 
 async def test_a_waiter_cancelled_while_waiting_is_skipped() -> None:
-    turns = Turns()
-    order: list[str] = []
-    release = asyncio.Event()
-
-    async def holder() -> None:
-        async with turns.turn():
-            await release.wait()
-
-    async def waiter(name: str) -> None:
-        async with turns.turn():
-            order.append(name)
-
-    first = asyncio.create_task(holder())
+    scene = Scene()
+    first = asyncio.create_task(scene.holder())
     await _settle()
-    doomed = asyncio.create_task(waiter("doomed"))
-    after = asyncio.create_task(waiter("after"))
+    doomed = scene.start("doomed")
+    after = scene.start("after")
     await _settle()
     doomed.cancel()
     await _settle()
-    release.set()
+    scene.release.set()
     await asyncio.gather(first, after)
     assert doomed.cancelled()
-    assert order == ["after"]
+    assert scene.order == ["after"]
 
 
 async def test_a_waiter_cancelled_as_it_is_handed_the_turn_passes_it_on() -> None:
-    turns = Turns()
-    order: list[str] = []
-    release = asyncio.Event()
-    handed: asyncio.Task[None] | None = None
-
-    async def holder() -> None:
-        async with turns.turn():
-            await release.wait()
-        # In the same step as the hand-over: `handed` owns the turn but has not run yet.
-        assert handed is not None
-        handed.cancel()
-
-    async def waiter(name: str) -> None:
-        async with turns.turn():
-            order.append(name)
-
-    first = asyncio.create_task(holder())
+    scene = Scene()
+    handed: list[asyncio.Task[None]] = []
+    # In the same step as the hand-over: `handed` owns the turn but has not run yet.
+    first = asyncio.create_task(scene.holder(then=lambda: handed[0].cancel()))
     await _settle()
-    handed = asyncio.create_task(waiter("handed"))
-    after = asyncio.create_task(waiter("after"))
+    handed.append(scene.start("handed"))
+    after = scene.start("after")
     await _settle()
-    release.set()
+    scene.release.set()
     await first
     await asyncio.wait_for(after, 1.0)
-    assert handed.cancelled()
-    assert order == ["after"]
+    assert handed[0].cancelled()
+    assert scene.order == ["after"]
     async with asyncio.timeout(1.0):  # and the turn is free again
-        async with turns.turn():
+        async with scene.turns.turn():
             pass
 
 
