@@ -15,10 +15,10 @@ How a text is translated (bot/presentation/i18n.py; the catalogues are bot/local
   text, or changes or drops a placeholder. So a new or changed text needs its translations:
 
       .venv/bin/pybabel extract -F babel.cfg --no-default-keywords -k N_ -k Plural:1,2 \\
-          --add-comments=TRANSLATORS: --omit-header --no-location \\
+          --add-comments=TRANSLATORS: --omit-header --no-location -w 100 \\
           -o bot/locales/messages.pot .
       .venv/bin/pybabel update -i bot/locales/messages.pot -d bot/locales -D messages \\
-          --no-fuzzy-matching --ignore-obsolete
+          --no-fuzzy-matching --ignore-obsolete -w 100
 
   then fill in the empty `msgstr` of every bot/locales/*/LC_MESSAGES/messages.po (a comment
   starting with "TRANSLATORS:" just above a text reaches the translators).
