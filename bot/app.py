@@ -5,7 +5,6 @@ from __future__ import annotations
 
 import asyncio
 import contextlib
-import gc
 import logging
 import signal
 import sqlite3
@@ -614,15 +613,6 @@ async def serve(runtime: BotRuntime) -> None:
                 raise StartupError(f"polling stopped: {type(error).__name__}")
 
 
-def _tune_garbage_collector() -> None:
-    """Collect the young generation every 20,000 allocations instead of 700. Every update and
-    every Bot API answer makes hundreds of short-lived objects (python-telegram-bot's), and
-    the default collected them dozens of times per note: some 10 % of the CPU per note in
-    `benchmarks/load.py --scenario cpu`. Reference counting still frees nearly all of them at
-    once; only cycles wait for the collector, a little longer."""
-    gc.set_threshold(20_000, 20, 50)
-
-
 def _event_loop_factory() -> Callable[[], asyncio.AbstractEventLoop]:
     """uvloop's loop where it is installed (not on Windows): the same asyncio API for less CPU
     per call, some 12 % less per note in `benchmarks/load.py --scenario cpu`."""
@@ -643,7 +633,6 @@ def run_bot() -> int:
         settings.webhook_secret_token or "",
     ]
     configure_logging(settings.log_level, secrets, settings.log_format)
-    _tune_garbage_collector()
     try:
         with asyncio.Runner(loop_factory=_event_loop_factory()) as runner:
             runner.run(serve(BotRuntime(settings)))
