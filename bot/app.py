@@ -615,7 +615,7 @@ async def serve(runtime: BotRuntime) -> None:
 
 def _event_loop_factory() -> Callable[[], asyncio.AbstractEventLoop]:
     """uvloop's loop where it is installed (not on Windows): the same asyncio API for less CPU
-    per call, some 12 % less per note in `benchmarks/load.py --scenario cpu`."""
+    per call: 12 % less CPU per note in one A/B run of `benchmarks/load.py --scenario cpu`."""
     try:
         import uvloop
     except ImportError:
