@@ -19,7 +19,7 @@ from storage.inbox import InboxRepository
 from tests.conftest import BotFactory, SettingsFactory
 from tests.fakes.faults import Fault
 from tests.fakes.stt import FakeStt
-from tests.fakes.telegram import FakeTelegram, command_entities
+from tests.fakes.telegram import FakeTelegram, private_message
 from tests.test_pipeline import AUDIO, CHAT, transcript_reply
 
 
@@ -179,18 +179,7 @@ async def test_updates_saved_before_a_stop_are_handled_once_after_it(
 
 
 def _message(message_id: int, **content: object) -> dict[str, object]:
-    """A private-chat message as Telegram sends it (commands with their entities)."""
-    message: dict[str, object] = {
-        "message_id": message_id,
-        "date": 1_750_000_000,
-        "chat": {"id": CHAT, "type": "private", "first_name": "A"},
-        "from": {"id": CHAT, "is_bot": False, "first_name": "A"},
-        **content,
-    }
-    text = content.get("text")
-    if isinstance(text, str):
-        message["entities"] = command_entities(text)
-    return message
+    return private_message(CHAT, message_id, **content)
 
 
 async def test_a_download_that_meets_429_and_5xx_is_retried(

@@ -20,22 +20,13 @@ from bot.telegram.intake import UpdateIntake
 from storage.db import Database
 from storage.inbox import InboxRepository
 from tests.conftest import BOT_TOKEN
-from tests.fakes.telegram import FakeTelegram, command_entities
+from tests.fakes.telegram import FakeTelegram, private_message
 
 CHAT = 4242
 
 
 def message(message_id: int, **content: object) -> dict[str, object]:
-    body: dict[str, object] = {
-        "message_id": message_id,
-        "date": 1_750_000_000,
-        "chat": {"id": CHAT, "type": "private", "first_name": "A"},
-        "from": {"id": CHAT, "is_bot": False, "first_name": "A"},
-        **content,
-    }
-    if isinstance(content.get("text"), str):
-        body["entities"] = command_entities(str(content["text"]))
-    return body
+    return private_message(CHAT, message_id, **content)
 
 
 async def test_a_command_does_not_wait_for_the_recordings_ahead_of_it(

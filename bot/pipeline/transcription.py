@@ -17,7 +17,7 @@ from collections.abc import AsyncIterator, Callable
 from dataclasses import dataclass
 from datetime import UTC, datetime
 from pathlib import Path
-from typing import Protocol
+from typing import Protocol, TypeVar
 
 from bot.audio.duration import measure_file_duration
 from bot.failures import FailureReason
@@ -63,6 +63,19 @@ Clock = Callable[[], datetime]
 # The buttons under a delivered transcript, labelled in the job's language (presentation
 # builds them; None: no buttons).
 ButtonsFor = Callable[[Translator, int], Buttons | None]
+
+
+_T = TypeVar("_T")
+
+
+async def _file_work(size: int, work: Callable[[], _T]) -> _T:
+    """Blocking work on a recording of `size` bytes: in a thread, since a local server's file
+    may be on a slow disk and a big file's blocks take a while to free; on the event loop for a
+    small file (SMALL_FILE_BYTES), just written and in the page cache, where the trip to a
+    thread would cost more than the work."""
+    if size <= SMALL_FILE_BYTES:
+        return work()
+    return await asyncio.to_thread(work)
 
 
 class TranscriptExtras(Protocol):
@@ -370,13 +383,8 @@ class TranscriptionService:
                 max_bytes=self._max_file_bytes,
                 deadline=DOWNLOAD_DEADLINE,
             )
-        # The declared duration is the sender's word; the file may say otherwise. A big
-        # file's headers are read in a thread: a few small reads, but a local server's file
-        # may be on a slow disk. A small one is in the page cache, just written.
-        if audio.size <= SMALL_FILE_BYTES:
-            measured = measure_file_duration(audio.path)
-        else:
-            measured = await asyncio.to_thread(measure_file_duration, audio.path)
+        # The declared duration is the sender's word; the file may say otherwise.
+        measured = await _file_work(audio.size, lambda: measure_file_duration(audio.path))
         if self._too_long(measured):
             raise _JobFailure(FailureReason.TOO_LONG)
         if not await self._admission.check_measured(job, seconds=measured, size=audio.size):
@@ -398,12 +406,8 @@ class TranscriptionService:
             and isinstance(backend, SendsAudioAtSubmit)
             and backend.sends_audio_at_submit
         ):
-            # Uploaded: the API has it now. (Other backends read it while the job runs.) A
-            # big file's blocks take a while to free.
-            if audio.size <= SMALL_FILE_BYTES:
-                recording.unlink(missing_ok=True)  # noqa: ASYNC240 (see above)
-            else:
-                await asyncio.to_thread(recording.unlink, missing_ok=True)
+            # Uploaded: the API has it now. (Other backends read it while the job runs.)
+            await _file_work(audio.size, lambda: recording.unlink(missing_ok=True))
         log.info("job %d submitted as %s", job.id, generation_id)
         self._submitted_at[job.id] = time.monotonic()
         return await self._jobs.mark_submitted(job.id, generation_id), measured

@@ -223,6 +223,21 @@ def command_entities(text: str) -> list[JSON]:
     ]
 
 
+def private_message(chat_id: int, message_id: int, **content: object) -> JSON:
+    """A private-chat message as Telegram sends it in an update (commands with their entities)."""
+    message: JSON = {
+        "message_id": message_id,
+        "date": 1_750_000_000,
+        "chat": {"id": chat_id, "type": "private", "first_name": "A"},
+        "from": {"id": chat_id, "is_bot": False, "first_name": "A"},
+        **content,
+    }
+    text = content.get("text")
+    if isinstance(text, str):
+        message["entities"] = command_entities(text)
+    return message
+
+
 # --------------------------------------------------------------------------------------------
 # Recorded state
 # --------------------------------------------------------------------------------------------
