@@ -9,10 +9,8 @@ from collections.abc import Iterable
 from dataclasses import dataclass
 from datetime import datetime
 
-import aiosqlite
-
 from storage.clock import Clock, to_text, utc_now
-from storage.db import Database
+from storage.db import Database, Row
 
 
 @dataclass(frozen=True, slots=True)
@@ -24,7 +22,7 @@ class AccessRule:
     allowed: bool | None = None  # None: the environment decides
 
 
-def _rule(row: aiosqlite.Row) -> AccessRule:
+def _rule(row: Row) -> AccessRule:
     allowed = row["allowed"]
     return AccessRule(
         subject_id=row["subject_id"],

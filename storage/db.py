@@ -1,30 +1,45 @@
-"""The SQLite connection: WAL mode, numbered migrations tracked with PRAGMA user_version, and
+"""The SQLite database: WAL mode, numbered migrations tracked with PRAGMA user_version, and
 incremental auto-vacuum, so the file gives back what retention deletes (`reclaim_free_pages`).
 
-One aiosqlite connection serves every write and every scan. aiosqlite runs statements one at a
-time on its thread, but two coroutines could still interleave statements inside one transaction,
-so every use of that connection takes its turn (storage/turns.py: interactive work first).
+Three connections, each for what it does best:
 
-Point reads (`fetch_one`, `fetch_by_keys`) take a second, read-only connection on the event
-loop's own thread instead. Handing a statement to aiosqlite's thread and back costs some 90 us
-of CPU; a read by key costs 10 us in SQLite itself, and in WAL mode a reader never waits for a
-writer. That reader is opened with no busy timeout: in the rare moment SQLite does answer
-SQLITE_BUSY to it (recovering the WAL after a crash), the read goes through the thread, so the
-event loop never blocks on a lock. Each read runs to its last row, so the reader never holds a
-snapshot open and never delays a checkpoint. A read sees every transaction committed before it.
+- **The writer**, on the event loop's own thread, runs every write and every transaction. A
+  write by key costs SQLite some tens of microseconds; handing it to a thread and back cost
+  some 90 more in CPU (two wake-ups, on one core two context switches), and with a backlog, a
+  wait in line. In WAL mode with synchronous=NORMAL a commit is a
+  write to the WAL file, with no fsync, so it never blocks for long: a SIGKILL cannot lose it
+  (the page cache keeps it), a power cut may lose the last moments. The writer's busy timeout
+  is 0: when another connection holds SQLite's write lock (a maintenance transaction on the
+  thread below, another process), SQLite answers SQLITE_BUSY at once and the writer waits for
+  the lock here, asleep (`LOCK_WAIT_SECONDS`), instead of in SQLite's busy handler, which would
+  block the loop. It never checkpoints (wal_autocheckpoint=0): the fsyncs of a checkpoint happen
+  on the thread, every `CHECKPOINT_EVERY_COMMITS` commits, while the writer waits its turn.
+- **The reader**, on the event loop's thread too, runs reads by key (`fetch_one`,
+  `fetch_by_keys`). In WAL mode a reader never waits for a writer. It has no busy timeout either:
+  in the rare moment SQLite answers it SQLITE_BUSY (recovering the WAL after a crash), the read
+  goes to the thread. Each read runs to its last row, so it never holds a snapshot open.
+- **aiosqlite's thread** runs what may take long: scans and aggregates over whole tables
+  (`fetch_all`, `fetch_summary`), maintenance transactions that may delete many rows
+  (`maintenance_transaction`), the migrations, checkpoints and vacuum.
+
+Statements on the event loop must find their rows through an index, by key or over one user's
+range: a scan there would stall every chat.
+Work on each connection takes its turn (storage/turns.py: interactive work first), so two
+coroutines never interleave statements inside one transaction.
 """
 
 from __future__ import annotations
 
+import asyncio
 import contextlib
 import importlib.resources
 import logging
 import re
 import sqlite3
-from collections.abc import AsyncIterator, Iterable
+from collections.abc import AsyncIterator, Iterable, Mapping, Sequence
 from contextlib import asynccontextmanager
 from pathlib import Path
-from typing import Any
+from typing import Any, Protocol
 
 import aiosqlite
 
@@ -34,10 +49,40 @@ log = logging.getLogger(__name__)
 
 _MIGRATION_NAME = re.compile(r"^(\d{3})_[a-z0-9_]+\.sql$")
 
-Row = aiosqlite.Row
+Row = sqlite3.Row
+# Positional values, or named ones for :name placeholders.
+Params = Sequence[Any] | Mapping[str, Any]
 
 # PRAGMA auto_vacuum's value for INCREMENTAL (0: none, 1: full).
 _INCREMENTAL = 2
+# SQLite's answers when another connection holds the lock a statement needs.
+_LOCKED_OUT = (sqlite3.SQLITE_BUSY, sqlite3.SQLITE_LOCKED)
+
+# How long a write waits for another connection's write lock before it fails (on the thread's
+# connection, SQLite's busy_timeout).
+LOCK_WAIT_SECONDS = 5.0
+# The writer's waits between two tries: short at first (a lock is usually held for a
+# statement's length), never long enough to let a freed lock sit idle.
+_FIRST_PAUSE, _LONGEST_PAUSE = 0.001, 0.05
+# SQLite's own auto-checkpoint comes at 1,000 pages of WAL; a commit of ours writes 2 to 4.
+CHECKPOINT_EVERY_COMMITS = 300
+
+
+class Statements(Protocol):
+    """The statements of one open transaction (`Database.transaction`, on the event loop, or
+    `Database.maintenance_transaction`, on aiosqlite's thread)."""
+
+    async def execute(self, sql: str, params: Params = ()) -> int:
+        """Run one statement; return how many rows it changed."""
+        ...
+
+    async def fetch_all(self, sql: str, params: Params = ()) -> list[Row]:
+        """Run one SELECT, or a write with RETURNING; return all its rows."""
+        ...
+
+    async def fetch_one(self, sql: str, params: Params = ()) -> Row | None:
+        """The first row of `fetch_all`, or None."""
+        ...
 
 
 def load_migrations() -> list[tuple[int, str]]:
@@ -53,6 +98,10 @@ def load_migrations() -> list[tuple[int, str]]:
     if numbers != list(range(1, len(numbers) + 1)):
         raise RuntimeError(f"migrations must be numbered 1..n without gaps, found {numbers}")
     return found
+
+
+def _values(params: Params | Iterable[Any]) -> Params:
+    return params if isinstance(params, Mapping) else tuple(params)
 
 
 async def _use_incremental_vacuum(connection: aiosqlite.Connection, path: Path) -> None:
@@ -71,14 +120,6 @@ async def _use_incremental_vacuum(connection: aiosqlite.Connection, path: Path) 
         await connection.execute("VACUUM")
 
 
-def _open_reader(path: Path) -> sqlite3.Connection:
-    reader = sqlite3.connect(path, isolation_level=None)
-    reader.row_factory = sqlite3.Row
-    reader.execute("PRAGMA query_only=ON")
-    reader.execute("PRAGMA busy_timeout=0")
-    return reader
-
-
 async def _migrate(connection: aiosqlite.Connection, migrations: Iterable[tuple[int, str]]) -> int:
     cursor = await connection.execute("PRAGMA user_version")
     row = await cursor.fetchone()
@@ -93,115 +134,278 @@ async def _migrate(connection: aiosqlite.Connection, migrations: Iterable[tuple[
     return version
 
 
-class Database:
-    def __init__(self, connection: aiosqlite.Connection, reader: sqlite3.Connection) -> None:
-        self._connection = connection
-        self._reader = reader
-        # Interactive work first (storage/turns.py).
-        self._turns = Turns()
-
-    @classmethod
-    async def open(cls, path: Path) -> Database:
-        path.parent.mkdir(parents=True, exist_ok=True)
-        # isolation_level=None: we issue BEGIN ourselves, so nothing opens a transaction implicitly.
-        connection = await aiosqlite.connect(path, isolation_level=None)
-        connection.row_factory = aiosqlite.Row
+async def _open_thread_connection(path: Path, lock_wait_seconds: float) -> aiosqlite.Connection:
+    # isolation_level=None, here and below: we issue BEGIN ourselves, so nothing opens a
+    # transaction implicitly.
+    connection = await aiosqlite.connect(path, isolation_level=None)
+    connection.row_factory = sqlite3.Row
+    try:
         await _use_incremental_vacuum(connection, path)
         await connection.execute("PRAGMA journal_mode=WAL")
         await connection.execute("PRAGMA synchronous=NORMAL")
         await connection.execute("PRAGMA foreign_keys=ON")
-        await connection.execute("PRAGMA busy_timeout=5000")
+        await connection.execute(f"PRAGMA busy_timeout={round(lock_wait_seconds * 1000)}")
+        await _migrate(connection, load_migrations())
+    except BaseException:
+        await connection.close()
+        raise
+    return connection
+
+
+def _open_writer(path: Path) -> sqlite3.Connection:
+    writer = sqlite3.connect(path, isolation_level=None)
+    writer.row_factory = sqlite3.Row
+    for pragma in ("synchronous=NORMAL", "foreign_keys=ON", "busy_timeout=0"):
+        writer.execute(f"PRAGMA {pragma}")
+    writer.execute("PRAGMA wal_autocheckpoint=0")  # checkpoints run on the thread
+    return writer
+
+
+def _open_reader(path: Path) -> sqlite3.Connection:
+    reader = sqlite3.connect(path, isolation_level=None)
+    reader.row_factory = sqlite3.Row
+    reader.execute("PRAGMA query_only=ON")
+    reader.execute("PRAGMA busy_timeout=0")
+    return reader
+
+
+class _Writer:
+    """The writer connection, its statements run on the event loop."""
+
+    def __init__(self, connection: sqlite3.Connection, lock_wait_seconds: float) -> None:
+        self.connection = connection
+        self._lock_wait_seconds = lock_wait_seconds
+
+    async def run(self, sql: str, params: Params = ()) -> sqlite3.Cursor:
+        """One statement, waiting asleep while another connection holds the write lock."""
+        values = _values(params)
+        pause, waited = _FIRST_PAUSE, 0.0
+        while True:
+            try:
+                return self.connection.execute(sql, values)
+            except sqlite3.OperationalError as error:
+                if error.sqlite_errorcode not in _LOCKED_OUT or waited >= self._lock_wait_seconds:
+                    raise
+            await asyncio.sleep(pause)
+            waited += pause
+            pause = min(pause * 2, _LONGEST_PAUSE)
+
+    def roll_back(self) -> None:
+        if self.connection.in_transaction:
+            self.connection.execute("ROLLBACK")
+
+
+class _WriterStatements:
+    """A transaction's statements on the writer."""
+
+    def __init__(self, writer: _Writer) -> None:
+        self._writer = writer
+
+    async def execute(self, sql: str, params: Params = ()) -> int:
+        return (await self._writer.run(sql, params)).rowcount
+
+    async def fetch_all(self, sql: str, params: Params = ()) -> list[Row]:
+        return (await self._writer.run(sql, params)).fetchall()
+
+    async def fetch_one(self, sql: str, params: Params = ()) -> Row | None:
+        rows = await self.fetch_all(sql, params)
+        return rows[0] if rows else None
+
+
+class _ThreadStatements:
+    """A maintenance transaction's statements, on aiosqlite's thread."""
+
+    def __init__(self, connection: aiosqlite.Connection) -> None:
+        self._connection = connection
+
+    async def execute(self, sql: str, params: Params = ()) -> int:
+        cursor = await self._connection.execute(sql, _values(params))
+        return cursor.rowcount
+
+    async def fetch_all(self, sql: str, params: Params = ()) -> list[Row]:
+        return list(await self._connection.execute_fetchall(sql, _values(params)))
+
+    async def fetch_one(self, sql: str, params: Params = ()) -> Row | None:
+        rows = await self.fetch_all(sql, params)
+        return rows[0] if rows else None
+
+
+class Database:
+    def __init__(
+        self,
+        writer: sqlite3.Connection,
+        reader: sqlite3.Connection,
+        thread_connection: aiosqlite.Connection,
+        *,
+        lock_wait_seconds: float = LOCK_WAIT_SECONDS,
+    ) -> None:
+        self._writer = _Writer(writer, lock_wait_seconds)
+        self._reader = reader
+        self._thread_connection = thread_connection
+        # Interactive work first (storage/turns.py), on each connection that can be busy.
+        self._writer_turns = Turns()
+        self._thread_turns = Turns()
+        self._commits_since_checkpoint = 0
+        self._checkpoint: asyncio.Task[None] | None = None
+
+    @classmethod
+    async def open(cls, path: Path, *, lock_wait_seconds: float = LOCK_WAIT_SECONDS) -> Database:
+        path.parent.mkdir(parents=True, exist_ok=True)
+        thread_connection = await _open_thread_connection(path, lock_wait_seconds)
+        # The others open after the migrations: the schema they use never changes under them.
         try:
-            await _migrate(connection, load_migrations())
+            return cls(
+                _open_writer(path),
+                _open_reader(path),
+                thread_connection,
+                lock_wait_seconds=lock_wait_seconds,
+            )
         except BaseException:
-            await connection.close()
+            await thread_connection.close()
             raise
-        # Opened after the migrations: the schema it reads never changes under it.
-        return cls(connection, _open_reader(path))
 
     async def close(self) -> None:
-        async with self._turns.turn():
-            self._reader.close()
-            await self._connection.close()
+        async with self._writer_turns.turn():
+            # A checkpoint not done yet waits for this turn: it has not begun, and the close
+            # below checkpoints everything anyway.
+            if self._checkpoint is not None:
+                self._checkpoint.cancel()
+                await asyncio.gather(self._checkpoint, return_exceptions=True)
+            async with self._thread_turns.turn():
+                self._writer.connection.close()
+                self._reader.close()
+                # The last to close checkpoints the whole WAL into the file: off the loop.
+                await self._thread_connection.close()
+
+    # --- writes, on the event loop ------------------------------------------------------
+
+    @asynccontextmanager
+    async def transaction(self) -> AsyncIterator[Statements]:
+        """An IMMEDIATE transaction on the writer: the write lock is taken up front, so
+        check-then-write is atomic. Its statements must find their rows through an index."""
+        async with self._writer_turns.turn():
+            # Waiting for the lock can be cancelled; then nothing has begun.
+            await self._writer.run("BEGIN IMMEDIATE")
+            try:
+                yield _WriterStatements(self._writer)
+            except BaseException:
+                self._writer.roll_back()
+                raise
+            try:
+                await self._writer.run("COMMIT")
+            except BaseException:
+                self._writer.roll_back()  # a COMMIT that failed (disk full) leaves it open
+                raise
+            self._committed()
+
+    async def execute(self, sql: str, params: Params = ()) -> int:
+        """Run one statement; return how many rows it changed."""
+        async with self._writer_turns.turn():
+            cursor = await self._writer.run(sql, params)
+            self._committed()
+            return cursor.rowcount
+
+    async def insert(self, sql: str, params: Params = ()) -> int | None:
+        """Run one INSERT; return the new row id, or None when it inserted nothing."""
+        async with self._writer_turns.turn():
+            cursor = await self._writer.run(sql, params)
+            self._committed()
+            return cursor.lastrowid if cursor.rowcount > 0 else None
+
+    async def write_returning(self, sql: str, params: Params = ()) -> list[Row]:
+        """Run one INSERT, UPDATE or DELETE ... RETURNING; return the rows it returned."""
+        async with self._writer_turns.turn():
+            cursor = await self._writer.run(sql, params)
+            rows = cursor.fetchall()  # the change is made at the first row, all at once
+            self._committed()
+            return rows
+
+    def _committed(self) -> None:
+        """Count a commit; every so many, checkpoint the WAL on the thread (see above)."""
+        self._commits_since_checkpoint += 1
+        if self._commits_since_checkpoint < CHECKPOINT_EVERY_COMMITS:
+            return
+        if self._checkpoint is None or self._checkpoint.done():
+            self._commits_since_checkpoint = 0
+            self._checkpoint = asyncio.create_task(self._checkpoint_wal(), name="wal-checkpoint")
+
+    async def _checkpoint_wal(self) -> None:
+        # The writer waits meanwhile (a few milliseconds): a checkpoint copies the WAL up to
+        # where it ended when it began, and only a WAL copied to its end starts over from its
+        # first page at the next write; with writes going on, it would grow without end.
+        try:
+            async with self._writer_turns.turn(), self._thread_turns.turn():
+                await self._thread_connection.execute("PRAGMA wal_checkpoint(PASSIVE)")
+        except sqlite3.Error as error:
+            log.warning("WAL checkpoint failed: %s", error)
+
+    # --- reads by key, on the event loop ------------------------------------------------
+
+    async def fetch_one(self, sql: str, params: Params = ()) -> Row | None:
+        """A read by key, on the event loop's reader (see the module's docstring)."""
+        rows = await self.fetch_by_keys(sql, params)
+        return rows[0] if rows else None
+
+    async def fetch_by_keys(self, sql: str, params: Params = ()) -> list[Row]:
+        """The few rows an index finds by key, on the event loop's reader. Never a scan: that
+        goes to `fetch_all`, off the event loop."""
+        values = _values(params)
+        try:
+            return self._reader.execute(sql, values).fetchall()
+        except sqlite3.OperationalError as error:
+            if error.sqlite_errorcode not in _LOCKED_OUT:
+                raise
+        return await self._rows_in_thread(sql, values)
+
+    # --- what may take long, on aiosqlite's thread ---------------------------------------
+
+    async def fetch_summary(self, sql: str, params: Params = ()) -> Row:
+        """The one row of an aggregate that may scan a table, on aiosqlite's thread."""
+        rows = await self._rows_in_thread(sql, params)
+        return rows[0]
+
+    async def fetch_all(self, sql: str, params: Params = ()) -> list[Row]:
+        """Rows a query may have to scan for, on aiosqlite's thread."""
+        return await self._rows_in_thread(sql, params)
+
+    @asynccontextmanager
+    async def maintenance_transaction(self) -> AsyncIterator[Statements]:
+        """An IMMEDIATE transaction on aiosqlite's thread, for deletes that may touch many
+        rows (retention). Meanwhile the writer's statements wait for the lock, asleep."""
+        connection = self._thread_connection
+        async with self._thread_turns.turn():
+            try:
+                await connection.execute("BEGIN IMMEDIATE")
+                yield _ThreadStatements(connection)
+            except BaseException:
+                # Also when the wait for BEGIN itself was cancelled: the BEGIN still runs on
+                # aiosqlite's thread, and left open it would swallow every later statement on
+                # that connection. The ROLLBACK queues behind it. (When BEGIN failed instead,
+                # there is nothing to roll back.)
+                with contextlib.suppress(sqlite3.OperationalError):
+                    await connection.execute("ROLLBACK")
+                raise
+            else:
+                await connection.execute("COMMIT")
 
     async def reclaim_free_pages(self) -> int:
         """Give the pages deleted rows left free back to the file system; return how many.
 
         The file shrinks at the next checkpoint, which is tried here too (PASSIVE: it never
-        waits for a reader, such as a backup in progress; the auto-checkpoint finishes later).
+        waits for a reader, such as a backup in progress).
         """
-        async with self._turns.turn():
-            cursor = await self._connection.execute("PRAGMA freelist_count")
+        async with self._thread_turns.turn():
+            cursor = await self._thread_connection.execute("PRAGMA freelist_count")
             row = await cursor.fetchone()
             free = int(row[0]) if row else 0
             if free:
                 # Run as a script: Python's sqlite3 steps a row-less PRAGMA once, and each
                 # step of incremental_vacuum frees a single page.
-                await self._connection.executescript("PRAGMA incremental_vacuum;")
-                await self._connection.execute("PRAGMA wal_checkpoint(PASSIVE)")
+                await self._thread_connection.executescript("PRAGMA incremental_vacuum;")
+                await self._thread_connection.execute("PRAGMA wal_checkpoint(PASSIVE)")
             return free
 
-    @asynccontextmanager
-    async def transaction(self) -> AsyncIterator[aiosqlite.Connection]:
-        """An IMMEDIATE transaction: the write lock is taken up front, so check-then-write
-        is atomic."""
-        async with self._turns.turn():
-            try:
-                await self._connection.execute("BEGIN IMMEDIATE")
-                yield self._connection
-            except BaseException:
-                # Also when the wait for BEGIN itself was cancelled: the BEGIN still runs on
-                # aiosqlite's thread, and left open it would swallow every later write of the
-                # process into a transaction never committed. The ROLLBACK queues behind it.
-                # (When BEGIN failed instead, there is nothing to roll back.)
-                with contextlib.suppress(sqlite3.OperationalError):
-                    await self._connection.execute("ROLLBACK")
-                raise
-            else:
-                await self._connection.execute("COMMIT")
-
-    async def execute(self, sql: str, params: Iterable[Any] = ()) -> int:
-        """Run one statement; return how many rows it changed."""
-        async with self._turns.turn():
-            cursor = await self._connection.execute(sql, tuple(params))
-            return cursor.rowcount
-
-    async def insert(self, sql: str, params: Iterable[Any] = ()) -> int | None:
-        """Run one INSERT; return the new row id, or None when it inserted nothing."""
-        async with self._turns.turn():
-            cursor = await self._connection.execute(sql, tuple(params))
-            return cursor.lastrowid if cursor.rowcount > 0 else None
-
-    async def write_returning(self, sql: str, params: Iterable[Any] = ()) -> list[aiosqlite.Row]:
-        """Run one INSERT, UPDATE or DELETE ... RETURNING; return the rows it returned."""
-        return await self._rows_in_thread(sql, params)
-
-    async def fetch_one(self, sql: str, params: Iterable[Any] = ()) -> aiosqlite.Row | None:
-        """A read by key, on the event loop's reader (see the module's docstring)."""
-        rows = await self.fetch_by_keys(sql, params)
-        return rows[0] if rows else None
-
-    async def fetch_by_keys(self, sql: str, params: Iterable[Any] = ()) -> list[aiosqlite.Row]:
-        """The few rows an index finds by key, on the event loop's reader. Never a scan: that
-        goes to `fetch_all`, off the event loop."""
-        values = tuple(params)
-        try:
-            return self._reader.execute(sql, values).fetchall()
-        except sqlite3.OperationalError as error:
-            if error.sqlite_errorcode not in (sqlite3.SQLITE_BUSY, sqlite3.SQLITE_LOCKED):
-                raise
-        return await self._rows_in_thread(sql, values)
-
-    async def fetch_summary(self, sql: str, params: Iterable[Any] = ()) -> aiosqlite.Row:
-        """The one row of an aggregate that may scan a table, on aiosqlite's thread."""
-        rows = await self._rows_in_thread(sql, params)
-        return rows[0]
-
-    async def fetch_all(self, sql: str, params: Iterable[Any] = ()) -> list[aiosqlite.Row]:
-        """Rows a query may have to scan for, on aiosqlite's thread."""
-        return await self._rows_in_thread(sql, params)
-
-    async def _rows_in_thread(self, sql: str, params: Iterable[Any]) -> list[aiosqlite.Row]:
+    async def _rows_in_thread(self, sql: str, params: Params) -> list[Row]:
         # One trip to aiosqlite's thread: the statement and all its rows together.
-        async with self._turns.turn():
-            return list(await self._connection.execute_fetchall(sql, tuple(params)))
+        async with self._thread_turns.turn():
+            return list(await self._thread_connection.execute_fetchall(sql, _values(params)))

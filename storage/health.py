@@ -15,8 +15,8 @@ class Heartbeat:
         """Update the one heartbeat row in a transaction of its own; raises when the database
         cannot be written (closed, read-only, locked past its busy timeout, disk full)."""
         async with self._db.transaction() as connection:
-            cursor = await connection.execute(
+            beaten = await connection.execute(
                 "UPDATE heartbeat SET beat_at = ? WHERE id = 1", (to_text(self._clock()),)
             )
-            if cursor.rowcount != 1:
+            if beaten != 1:
                 raise RuntimeError("the heartbeat row is missing (migration 006 not applied?)")

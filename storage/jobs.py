@@ -8,10 +8,8 @@ from datetime import datetime
 from enum import StrEnum
 from typing import Any
 
-import aiosqlite
-
 from storage.clock import Clock, from_text, to_text, utc_now
-from storage.db import Database
+from storage.db import Database, Row
 
 
 class JobState(StrEnum):
@@ -79,7 +77,7 @@ def _optional_time(value: str | None) -> datetime | None:
     return from_text(value) if value else None
 
 
-def _job_from_row(row: aiosqlite.Row) -> Job:
+def _job_from_row(row: Row) -> Job:
     return Job(
         id=row["id"],
         dedupe_key=row["dedupe_key"],

@@ -15,10 +15,8 @@ from dataclasses import dataclass
 from datetime import datetime
 from typing import Literal
 
-import aiosqlite
-
 from storage.clock import Clock, from_text, to_text, utc_now
-from storage.db import Database
+from storage.db import Database, Row, Statements
 
 RefundedBy = Literal["admin", "telegram"]
 
@@ -79,7 +77,7 @@ class PaymentTotals:
     revoked: float = 0.0  # taken back unspent by refunds
 
 
-def _record(row: aiosqlite.Row) -> PaymentRecord:
+def _record(row: Row) -> PaymentRecord:
     refunded_at = row["refunded_at"]
     return PaymentRecord(
         charge_id=row["charge_id"],
@@ -97,12 +95,10 @@ def _record(row: aiosqlite.Row) -> PaymentRecord:
 # --- the balance, inside the quota ledger's transaction ------------------------------------
 
 
-async def available(
-    connection: aiosqlite.Connection, user_id: int, *, give_back: int | None = None
-) -> float:
+async def available(connection: Statements, user_id: int, *, give_back: int | None = None) -> float:
     """The user's bought seconds not spent, held or revoked; with `give_back`, as if that job's
     holds were released (holds on refunded payments give nothing back)."""
-    rows = await connection.execute_fetchall(
+    rows = await connection.fetch_all(
         """SELECT
              (SELECT COALESCE(SUM(seconds - spent - revoked), 0) FROM star_payments
                WHERE user_id = ? AND refunded_at IS NULL) AS left,
@@ -115,10 +111,10 @@ async def available(
     return max(0.0, float(row["left"])) + float(row["held"])
 
 
-async def hold(connection: aiosqlite.Connection, job_id: int, user_id: int, seconds: float) -> None:
+async def hold(connection: Statements, job_id: int, user_id: int, seconds: float) -> None:
     """Hold `seconds` of the user's balance for a job, oldest payment first. The caller has
     checked, in this transaction, that the balance covers them."""
-    payments = await connection.execute_fetchall(
+    payments = await connection.fetch_all(
         """SELECT id, seconds - spent - revoked AS left FROM star_payments
            WHERE user_id = ? AND refunded_at IS NULL AND seconds - spent - revoked > ?
            ORDER BY id""",
@@ -144,11 +140,9 @@ async def hold(connection: aiosqlite.Connection, job_id: int, user_id: int, seco
         raise RuntimeError(f"job {job_id}: the balance does not cover {seconds:.3f} s")
 
 
-async def release(
-    connection: aiosqlite.Connection, job_id: int, seconds: float | None = None
-) -> None:
+async def release(connection: Statements, job_id: int, seconds: float | None = None) -> None:
     """Give back `seconds` (all when None) of a job's holds, newest payment first."""
-    holds = await connection.execute_fetchall(
+    holds = await connection.fetch_all(
         """SELECT h.payment_id, h.seconds, p.refunded_at FROM balance_holds h
            JOIN star_payments p ON p.id = h.payment_id
            WHERE h.job_id = ? ORDER BY h.payment_id DESC""",
@@ -185,7 +179,7 @@ async def release(
         remaining -= give
 
 
-async def settle(connection: aiosqlite.Connection, job_id: int) -> None:
+async def settle(connection: Statements, job_id: int) -> None:
     """A charged job's holds are spent for good: only the payments' counters remember them."""
     await connection.execute("DELETE FROM balance_holds WHERE job_id = ?", (job_id,))
 
@@ -210,7 +204,7 @@ class PaymentRepository:
     async def credit(self, payment: NewPayment) -> Credit:
         """Add a payment's seconds to its user's balance, unless its charge id is known."""
         async with self._db.transaction() as connection:
-            cursor = await connection.execute(
+            inserted = await connection.execute(
                 """INSERT INTO star_payments (charge_id, user_id, stars, seconds, paid_at)
                    VALUES (?, ?, ?, ?, ?) ON CONFLICT (charge_id) DO NOTHING""",
                 (
@@ -221,7 +215,7 @@ class PaymentRepository:
                     to_text(self._clock()),
                 ),
             )
-            new = cursor.rowcount == 1
+            new = inserted == 1
             record = await self._get(connection, payment.charge_id)
         assert record is not None
         return Credit(record, new)
@@ -271,11 +265,10 @@ class PaymentRepository:
         return Revocation(revoked, new=True)
 
     @staticmethod
-    async def _get(connection: aiosqlite.Connection, charge_id: str) -> PaymentRecord | None:
-        cursor = await connection.execute(
+    async def _get(connection: Statements, charge_id: str) -> PaymentRecord | None:
+        row = await connection.fetch_one(
             "SELECT * FROM star_payments WHERE charge_id = ?", (charge_id,)
         )
-        row = await cursor.fetchone()
         return _record(row) if row else None
 
     async def get(self, charge_id: str) -> PaymentRecord | None:

@@ -21,11 +21,9 @@ from dataclasses import dataclass
 from datetime import UTC, datetime
 from typing import Literal, TypeVar
 
-import aiosqlite
-
 from storage import payments
 from storage.clock import Clock, from_text, to_text, utc_now
-from storage.db import Database
+from storage.db import Database, Row, Statements
 
 R = TypeVar("R")
 
@@ -37,7 +35,7 @@ EntryState = Literal["reserved", "committed", "refunded"]
 class Windows:
     """The bounds a snapshot counts from, chosen by the caller."""
 
-    day_start: datetime
+    day_start: datetime  # a UTC midnight: the whole bot's use is kept per UTC day
     month_start: datetime
     recent_since: datetime  # flood control: admissions since this moment
 
@@ -78,7 +76,7 @@ def stats_day(moment: datetime) -> str:
 
 
 async def bump_stats(
-    connection: aiosqlite.Connection,
+    connection: Statements,
     day: str,
     model: str,
     *,
@@ -100,7 +98,7 @@ async def bump_stats(
 
 
 async def bump_user_totals(
-    connection: aiosqlite.Connection,
+    connection: Statements,
     user_id: int,
     model: str,
     *,
@@ -122,7 +120,7 @@ def _paid_part(admit: Admit, seconds: float, snapshot: LedgerSnapshot) -> float:
     return max(0.0, min(admit.paid, seconds, snapshot.balance))
 
 
-def _entry(row: aiosqlite.Row) -> LedgerEntry:
+def _entry(row: Row) -> LedgerEntry:
     return LedgerEntry(
         job_id=row["job_id"],
         user_id=row["user_id"],
@@ -151,7 +149,7 @@ class QuotaLedger:
 
     async def _snapshot(
         self,
-        connection: aiosqlite.Connection,
+        connection: Statements,
         subject: str,
         payer_id: int,
         windows: Windows,
@@ -159,9 +157,9 @@ class QuotaLedger:
         probe_job: int | None = None,
     ) -> tuple[LedgerSnapshot, bool]:
         """The payer's usage; with `exclude_job`, as if that job's reservation were released.
-        The flag: whether `probe_job` has a row already. One statement, so one trip to
-        aiosqlite's thread for all of it."""
-        rows = await connection.execute_fetchall(
+        The flag: whether `probe_job` has a row already. One statement, over the payer's rows
+        of the month (found by their subject's index)."""
+        rows = await connection.fetch_all(
             """SELECT
                  COALESCE(SUM(CASE WHEN state != 'refunded' AND created_at >= :day
                                    THEN seconds - paid_seconds END), 0) AS day_used,
@@ -170,8 +168,9 @@ class QuotaLedger:
                  COUNT(CASE WHEN state = 'reserved' THEN 1 END) AS in_flight,
                  COUNT(CASE WHEN created_at >= :recent THEN 1 END) AS recent,
                  MIN(CASE WHEN created_at >= :recent THEN created_at END) AS oldest_recent,
-                 (SELECT COALESCE(SUM(seconds), 0) FROM quota_ledger
-                   WHERE state != 'refunded' AND created_at >= :day AND job_id IS NOT :exclude)
+                 COALESCE((SELECT seconds FROM bot_day_usage WHERE day = :day_name), 0)
+                 - COALESCE((SELECT seconds FROM quota_ledger WHERE job_id = :exclude
+                               AND state != 'refunded' AND created_at >= :day), 0)
                    AS bot_day_used,
                  EXISTS (SELECT 1 FROM quota_ledger WHERE job_id = :probe) AS probed
                FROM quota_ledger WHERE subject = :subject AND job_id IS NOT :exclude""",
@@ -182,6 +181,7 @@ class QuotaLedger:
                 "subject": subject,
                 "exclude": exclude_job,
                 "probe": probe_job,
+                "day_name": windows.day_start.astimezone(UTC).date().isoformat(),
             },
         )
         row = next(iter(rows))  # an aggregate always yields a row
@@ -264,12 +264,12 @@ class QuotaLedger:
             if not isinstance(verdict, Admit):
                 return verdict
             paid = _paid_part(verdict, seconds, snapshot)
-            cursor = await connection.execute(
+            resized = await connection.execute(
                 """UPDATE quota_ledger SET seconds = ?, basis = ?, paid_seconds = ?
                    WHERE job_id = ? AND state = 'reserved'""",
                 (seconds, basis, paid, job_id),
             )
-            if cursor.rowcount == 1:
+            if resized == 1:
                 await payments.release(connection, job_id)
                 if paid > 0:
                     await payments.hold(connection, job_id, payer_id, paid)
@@ -284,7 +284,7 @@ class QuotaLedger:
         the statistics. False when the job had no open reservation (already settled)."""
         now = self._clock()
         async with self._db.transaction() as connection:
-            found = await connection.execute_fetchall(
+            found = await connection.fetch_all(
                 """SELECT seconds, paid_seconds FROM quota_ledger
                    WHERE job_id = ? AND state = 'reserved'""",
                 (job_id,),
@@ -300,7 +300,7 @@ class QuotaLedger:
                 await payments.release(connection, job_id, reserved["paid_seconds"] - paid)
             if reserved["paid_seconds"] > 0:  # holds exist only for the bought part
                 await payments.settle(connection, job_id)
-            updated = await connection.execute_fetchall(
+            updated = await connection.fetch_all(
                 """UPDATE quota_ledger
                    SET state = 'committed', seconds = ?, paid_seconds = ?, settled_at = ?
                    WHERE job_id = ? AND state = 'reserved'
@@ -320,7 +320,7 @@ class QuotaLedger:
         measured. False when there was no open reservation."""
         now = self._clock()
         async with self._db.transaction() as connection:
-            updated = await connection.execute_fetchall(
+            updated = await connection.fetch_all(
                 """UPDATE quota_ledger SET state = 'refunded', settled_at = ?
                    WHERE job_id = ? AND state = 'reserved'
                    RETURNING model, paid_seconds""",
@@ -343,8 +343,15 @@ class QuotaLedger:
                 await bump_user_totals(connection, user_id, model, cached=1)
 
     async def purge(self, before: datetime) -> int:
-        """Delete settled rows created before `before` (the start of the current month)."""
-        return await self._db.execute(
-            "DELETE FROM quota_ledger WHERE state != 'reserved' AND created_at < ?",
-            (to_text(before),),
-        )
+        """Delete settled rows created before `before` (the start of the current month), and
+        the bot's totals of the days before it. A month of rows: off the event loop."""
+        async with self._db.maintenance_transaction() as connection:
+            purged = await connection.execute(
+                "DELETE FROM quota_ledger WHERE state != 'reserved' AND created_at < ?",
+                (to_text(before),),
+            )
+            await connection.execute(
+                "DELETE FROM bot_day_usage WHERE day < ?",
+                (before.astimezone(UTC).date().isoformat(),),
+            )
+            return purged

@@ -46,11 +46,10 @@ class RetentionRepository:
 
     async def remove_expired(self, cutoffs: Cutoffs) -> Removed:
         """Apply every rule in one transaction, then give the freed pages back."""
-        async with self._db.transaction() as connection:
+        async with self._db.maintenance_transaction() as connection:
 
             async def run(sql: str, *params: str) -> int:
-                cursor = await connection.execute(sql, params)
-                return cursor.rowcount
+                return await connection.execute(sql, params)
 
             # Past its TTL, or past the TTL in force now (a shortened or zero CACHE_TTL_HOURS
             # applies to entries written under the old one).

@@ -14,10 +14,8 @@ from dataclasses import dataclass
 from datetime import datetime
 from typing import Literal, TypeVar
 
-import aiosqlite
-
 from storage.clock import Clock, to_text, utc_now
-from storage.db import Database
+from storage.db import Database, Row
 from storage.quota import QuotaLedger
 
 R = TypeVar("R")
@@ -64,7 +62,7 @@ def request_key(kind: Kind, job_id: int, language: str) -> str:
     return f"{kind}:{job_id}:{language}"
 
 
-def _request(row: aiosqlite.Row) -> SummaryRequest:
+def _request(row: Row) -> SummaryRequest:
     return SummaryRequest(
         key=row["request_key"],
         job_id=row["job_id"],
@@ -125,24 +123,22 @@ class SummaryRequests:
         subject = await self._ledger.subject(payer_id)
         now = to_text(self._clock())
         async with self._db.transaction() as connection:
-            cursor = await connection.execute(
+            found = await connection.fetch_one(
                 "SELECT * FROM summary_requests WHERE request_key = ?", (key,)
             )
-            found = await cursor.fetchone()
             if found is not None and found["state"] != "refunded":
                 return Existing(_request(found))
-            cursor = await connection.execute(
+            row = await connection.fetch_one(
                 """SELECT COUNT(*) FROM summary_requests
                    WHERE subject = ? AND state != 'refunded' AND created_at >= ?""",
                 (subject, to_text(day_start)),
             )
-            row = await cursor.fetchone()
             refusal = decide(int(row[0]) if row else 0)
             if refusal is not None:
                 return refusal
             # A new try after a failure takes the row over, counted today, with its own
             # attempt number (the keys of its sends).
-            cursor = await connection.execute(
+            inserted = await connection.fetch_one(
                 """INSERT INTO summary_requests (request_key, job_id, kind, language, subject,
                        chat_id, reply_to, bulk, attempt, state, created_at)
                    VALUES (?, ?, ?, ?, ?, ?, ?, ?, 1, 'reserved', ?)
@@ -154,8 +150,6 @@ class SummaryRequests:
                    RETURNING *""",
                 (key, job_id, kind, language, subject, chat_id, reply_to, int(bulk), now),
             )
-            inserted = await cursor.fetchone()
-            await cursor.close()
             assert inserted is not None
             return Reserved(_request(inserted))
 
@@ -186,11 +180,13 @@ class SummaryRequests:
         return int(row[0]) if row else 0
 
     async def purge(self, before: datetime) -> int:
-        """Delete settled requests made before `before`: no daily window counts them."""
-        return await self._db.execute(
-            "DELETE FROM summary_requests WHERE state != 'reserved' AND created_at < ?",
-            (to_text(before),),
-        )
+        """Delete settled requests made before `before`: no daily window counts them. Maybe
+        many rows: off the event loop."""
+        async with self._db.maintenance_transaction() as connection:
+            return await connection.execute(
+                "DELETE FROM summary_requests WHERE state != 'reserved' AND created_at < ?",
+                (to_text(before),),
+            )
 
 
 class GroupSummarySettings:

@@ -1,7 +1,8 @@
-"""Whose turn it is on the database's one writer connection: interactive work first.
+"""Whose turn it is on a database connection (storage/db.py): interactive work first.
 
-A person waiting on a command or a button should not queue behind the hundreds of writes a
-backlog of recordings makes. The intake marks the handling of such an update with
+A person waiting on a command or a button should not queue behind the hundreds of statements a
+backlog of recordings makes: on aiosqlite's thread, where scans queue, or on the writer while
+another process holds SQLite's write lock. The intake marks the handling of such an update with
 `interactive_work()`; every database call made inside it (in that task, and in tasks it
 starts, unless they are marked `background_work()`) takes the next free turn before any call
 not so marked. Within each class, turns go first come, first served.

@@ -5,10 +5,8 @@ from __future__ import annotations
 from dataclasses import dataclass
 from datetime import datetime
 
-import aiosqlite
-
 from storage.clock import Clock, from_text, to_text, utc_now
-from storage.db import Database
+from storage.db import Database, Row
 
 
 @dataclass(frozen=True, slots=True)
@@ -33,7 +31,7 @@ class UserRecord:
     last_seen: datetime
 
 
-def _user_from_row(row: aiosqlite.Row) -> UserRecord:
+def _user_from_row(row: Row) -> UserRecord:
     return UserRecord(
         user_id=row["user_id"],
         first_name=row["first_name"],

@@ -472,15 +472,14 @@ async def test_a_payment_is_credited_exactly_once_across_a_sigkill(
             with credits_stalled(database_path):
                 _, payment = await telegram.pay(CHAT, invoice)
                 assert payment is not None
-                # Saved and confirmed to Telegram (it will never send it again), being
-                # handled, not credited: then the process dies.
+                # Saved, being handled, not credited: then the process dies. The stall
+                # freezes the bot's event loop, where its writes run, as any hang would.
+                # Whether its next getUpdates confirmed the payment before that is a race:
+                # after the restart the payment is in the inbox, and maybe sent again.
                 await telegram.wait_for(
-                    lambda: (
-                        payment_update_state(database_path) == "started"
-                        and not telegram.pending_updates
-                    ),
+                    lambda: payment_update_state(database_path) == "started",
                     timeout=20,
-                    what="the payment saved, confirmed and started",
+                    what="the payment saved and started",
                 )
                 await asyncio.sleep(0.2)
                 first.kill()

@@ -3,13 +3,15 @@
 from __future__ import annotations
 
 import asyncio
+import math
 from collections.abc import AsyncIterator
 from dataclasses import dataclass
 from pathlib import Path
+from random import Random
 
 import pytest
 
-from bot.policy.quota import QuotaService, TooManyInFlight, TooManyPerMinute
+from bot.policy.quota import OverBudget, QuotaService, TooManyInFlight, TooManyPerMinute
 from bot.policy.quota_math import Shortfall
 from storage.access import AccessRuleRepository
 from storage.db import Database
@@ -31,12 +33,15 @@ class Setup:
     ledger: QuotaLedger
     rules: AccessRuleRepository
 
-    def quota(self, daily: int = 10, monthly: int = 100, **limits: int) -> QuotaService:
+    def quota(
+        self, daily: int = 10, monthly: int = 100, budget: int = 0, **limits: int
+    ) -> QuotaService:
         return QuotaService(
             self.ledger,
             self.rules,
             daily_seconds=daily,
             monthly_seconds=monthly,
+            daily_budget=budget,
             admin_ids=frozenset({ADMIN}),
             max_in_flight=limits.get("in_flight", 1000),
             max_per_minute=limits.get("per_minute", 1000),
@@ -232,3 +237,55 @@ async def test_settled_rows_of_past_months_are_purged(setup: Setup) -> None:
     assert await quota.reserve(await setup.job()) is None  # the day's first reservation purges
     rows = await setup.db.fetch_all("SELECT job_id FROM quota_ledger ORDER BY job_id")
     assert [row["job_id"] for row in rows] == [still_open.id, still_open.id + 1]
+
+
+async def _day_totals(db: Database) -> tuple[dict[str, float], dict[str, float]]:
+    """The bot's seconds per day: kept by the triggers, and summed from the ledger."""
+    kept = await db.fetch_all("SELECT day, seconds FROM bot_day_usage")
+    summed = await db.fetch_all(
+        """SELECT substr(created_at, 1, 10) AS day, SUM(seconds) AS seconds FROM quota_ledger
+           WHERE state != 'refunded' GROUP BY day"""
+    )
+    return (
+        {row["day"]: round(row["seconds"], 6) for row in kept if abs(row["seconds"]) > 1e-9},
+        {row["day"]: round(row["seconds"], 6) for row in summed},
+    )
+
+
+async def test_the_bots_day_total_follows_every_change_to_the_ledger(setup: Setup) -> None:
+    """The budget reads the bot's total of the day from a table the ledger's triggers keep:
+    after reservations, corrections, commits, refunds, a forgotten user, a new day and a
+    purge, it still equals the ledger's own sum, and the budget refuses at that total."""
+    quota = setup.quota(daily=0, monthly=0, budget=100_000)
+    chance = Random(11)
+    for day in ("2025-05-31", "2025-06-01", "2025-06-02"):
+        setup.clock.set(f"{day}T10:00:00+00:00")
+        for _ in range(40):
+            job = await setup.job(
+                user_id=chance.choice([USER, USER + 1, None]),
+                duration=chance.choice([None, 1.0, 4.5, 30.0]),
+            )
+            assert await quota.reserve(job) is None
+            step = chance.random()
+            if step < 0.3:
+                await quota.correct_duration(job, chance.uniform(0.5, 60.0))
+            if step < 0.6:
+                await quota.commit(job, reported=chance.choice([None, 2.0]))
+            elif step < 0.85:
+                await quota.refund(job)
+        kept, summed = await _day_totals(setup.db)
+        assert kept == summed
+        if day == "2025-06-01":
+            await ForgetRepository(setup.db).forget(USER)
+    # June's first reservation purged May's settled rows; May's total lost them too.
+    settled_in_may = await setup.db.fetch_all(
+        "SELECT 1 FROM quota_ledger WHERE created_at < '2025-06' AND state != 'reserved'"
+    )
+    assert settled_in_may == []
+    kept, summed = await _day_totals(setup.db)
+    assert kept == summed
+    # The budget: today's total is what a new reservation is checked against.
+    today = kept["2025-06-02"]
+    tight = setup.quota(daily=0, monthly=0, budget=math.ceil(today) + 5)
+    assert await tight.reserve(await setup.job(duration=4.0)) is None
+    assert isinstance(await tight.reserve(await setup.job(duration=4.0)), OverBudget)

@@ -1,4 +1,4 @@
-"""Turns on the database's writer (storage/turns.py): interactive work first, first come first
+"""Turns on a database connection (storage/turns.py): interactive work first, first come first
 served within each class, and no turn lost to a cancelled waiter."""
 
 from __future__ import annotations
@@ -107,26 +107,27 @@ async def test_a_waiter_cancelled_as_it_is_handed_the_turn_passes_it_on() -> Non
             pass
 
 
-async def test_a_command_waits_for_one_write_however_many_bulk_writes_queue(
+async def test_a_command_waits_for_one_scan_however_many_bulk_scans_queue(
     tmp_path: Path,
 ) -> None:
-    """End to end on a real database: 300 background writes queue up, a command's write
-    arrives last and is the second to finish (after the one that held the turn)."""
+    """End to end on a real database: 300 background scans queue up for aiosqlite's thread, a
+    command's scan arrives last and is the second to finish (after the one that held the
+    turn). (Writes and reads by key run on the event loop and never queue.)"""
     database = await Database.open(tmp_path / "bot.sqlite3")
     finished: list[str] = []
 
-    async def write(name: str) -> None:
-        await database.execute("INSERT INTO app_meta (name, value) VALUES (?, 'x')", (name,))
+    async def scan(name: str) -> None:
+        await database.fetch_all("SELECT name FROM app_meta WHERE value LIKE ?", (name,))
         finished.append(name)
 
-    async def command_write() -> None:
+    async def command_scan() -> None:
         with interactive_work():
-            await write("command")
+            await scan("command")
 
     try:
-        bulk = [asyncio.create_task(write(f"bulk-{n}")) for n in range(300)]
+        bulk = [asyncio.create_task(scan(f"bulk-{n}")) for n in range(300)]
         await asyncio.sleep(0)
-        command = asyncio.create_task(command_write())
+        command = asyncio.create_task(command_scan())
         await asyncio.gather(*bulk, command)
     finally:
         await database.close()
