@@ -6,14 +6,15 @@ Three connections, each for what it does best:
 - **The writer**, on the event loop's own thread, runs every write and every transaction. A
   write by key costs SQLite some tens of microseconds; handing it to a thread and back cost
   some 90 more in CPU (two wake-ups, on one core two context switches), and with a backlog, a
-  wait in line. In WAL mode with synchronous=NORMAL a commit is a
-  write to the WAL file, with no fsync, so it never blocks for long: a SIGKILL cannot lose it
-  (the page cache keeps it), a power cut may lose the last moments. The writer's busy timeout
-  is 0: when another connection holds SQLite's write lock (a maintenance transaction on the
-  thread below, another process), SQLite answers SQLITE_BUSY at once and the writer waits for
-  the lock here, asleep (`LOCK_WAIT_SECONDS`), instead of in SQLite's busy handler, which would
-  block the loop. It never checkpoints (wal_autocheckpoint=0): the fsyncs of a checkpoint happen
-  on the thread, every `CHECKPOINT_EVERY_COMMITS` commits, while the writer waits its turn.
+  wait in line. In WAL mode with synchronous=NORMAL a commit is a write to the WAL file, with
+  no fsync, so it never blocks for long: a SIGKILL cannot lose it (the page cache keeps it), a
+  power cut may lose the last moments. The writer's busy timeout is 0: when another process
+  holds SQLite's write lock (a tool, a stuck copy), SQLite answers SQLITE_BUSY at once and the
+  writer waits for the lock here, asleep, up to `LOCK_WAIT_SECONDS`, instead of in SQLite's
+  busy handler, which would block the loop. Our own work on the thread that takes the write
+  lock (maintenance transactions, checkpoints) holds the writer's turn instead, so the writer
+  queues for it without a limit. The writer never checkpoints (wal_autocheckpoint=0): the
+  fsyncs of a checkpoint happen on the thread, every `CHECKPOINT_EVERY_COMMITS` commits.
 - **The reader**, on the event loop's thread too, runs reads by key (`fetch_one`,
   `fetch_by_keys`). In WAL mode a reader never waits for a writer. It has no busy timeout either:
   in the rare moment SQLite answers it SQLITE_BUSY (recovering the WAL after a crash), the read
@@ -371,9 +372,11 @@ class Database:
     @asynccontextmanager
     async def maintenance_transaction(self) -> AsyncIterator[Statements]:
         """An IMMEDIATE transaction on aiosqlite's thread, for deletes that may touch many
-        rows (retention). Meanwhile the writer's statements wait for the lock, asleep."""
+        rows (retention). It holds the writer's turn too: the writer's statements queue for it
+        meanwhile, however long it takes, instead of spinning on SQLite's lock until their lock
+        wait runs out (that wait is for other processes)."""
         connection = self._thread_connection
-        async with self._thread_turns.turn():
+        async with self._writer_turns.turn(), self._thread_turns.turn():
             try:
                 await connection.execute("BEGIN IMMEDIATE")
                 yield _ThreadStatements(connection)

@@ -164,10 +164,12 @@ async def test_a_write_gives_up_after_its_lock_wait(tmp_path: Path) -> None:
         await database.close()
 
 
-async def test_a_maintenance_transaction_runs_off_the_loop_and_writes_wait_for_it(
-    database: Database,
+async def test_writes_queue_behind_a_maintenance_transaction_however_long_it_takes(
+    tmp_path: Path,
 ) -> None:
-    await database.execute("INSERT INTO app_meta (name, value) VALUES ('old', 'x')")
+    """A maintenance transaction longer than the writer's lock wait: the writes queue for it
+    (the lock wait is for other processes) and land after it; reads go on meanwhile."""
+    database = await Database.open(tmp_path / "bot.sqlite3", lock_wait_seconds=0.2)
     inside = asyncio.Event()
     finish = asyncio.Event()
 
@@ -177,19 +179,27 @@ async def test_a_maintenance_transaction_runs_off_the_loop_and_writes_wait_for_i
             inside.set()
             await finish.wait()
 
-    task = asyncio.create_task(maintenance())
-    await inside.wait()
-    write = asyncio.create_task(
-        database.execute("INSERT INTO app_meta (name, value) VALUES ('new', 'y')")
-    )
-    await asyncio.sleep(0.1)
-    assert not write.done()  # SQLite's write lock is the maintenance's
-    # Meanwhile reads go on, and see what was committed before it.
-    assert await database.fetch_one("SELECT 1 FROM app_meta WHERE name = 'old'") is not None
-    finish.set()
-    await task
-    assert await asyncio.wait_for(write, 2.0) == 1
-    assert await database.fetch_one("SELECT 1 FROM app_meta WHERE name = 'old'") is None
+    task: asyncio.Task[None] | None = None
+    try:
+        await database.execute("INSERT INTO app_meta (name, value) VALUES ('old', 'x')")
+        task = asyncio.create_task(maintenance())
+        await inside.wait()
+        write = asyncio.create_task(
+            database.execute("INSERT INTO app_meta (name, value) VALUES ('new', 'y')")
+        )
+        await asyncio.sleep(0.5)
+        assert not write.done()
+        # Reads go on, and see what was committed before it.
+        assert await database.fetch_one("SELECT 1 FROM app_meta WHERE name = 'old'") is not None
+        finish.set()
+        await task
+        assert await asyncio.wait_for(write, 2.0) == 1
+        assert await database.fetch_one("SELECT 1 FROM app_meta WHERE name = 'old'") is None
+    finally:
+        finish.set()  # a failed assertion must not leave it holding the database
+        if task is not None:
+            await asyncio.gather(task, return_exceptions=True)
+        await database.close()
 
 
 async def test_a_failed_statement_rolls_its_transaction_back(database: Database) -> None:
