@@ -12,9 +12,9 @@ Three connections, each for what it does best:
   holds SQLite's write lock (a tool, a stuck copy), SQLite answers SQLITE_BUSY at once and the
   writer waits for the lock here, asleep, up to `LOCK_WAIT_SECONDS`, instead of in SQLite's
   busy handler, which would block the loop. Our own work on the thread that takes the write
-  lock (maintenance transactions, checkpoints) holds the writer's turn instead, so the writer
-  queues for it without a limit. The writer never checkpoints (wal_autocheckpoint=0): the
-  fsyncs of a checkpoint happen on the thread, every `CHECKPOINT_EVERY_COMMITS` commits.
+  lock (maintenance transactions, vacuum, checkpoints) holds the writer's turn instead, so the
+  writer queues for it without a limit. The writer never checkpoints (wal_autocheckpoint=0):
+  the fsyncs of a checkpoint happen on the thread, every `CHECKPOINT_EVERY_COMMITS` commits.
 - **The reader**, on the event loop's thread too, runs reads by key (`fetch_one`,
   `fetch_by_keys`). In WAL mode a reader never waits for a writer. It has no busy timeout either:
   in the rare moment SQLite answers it SQLITE_BUSY (recovering the WAL after a crash), the read
@@ -395,9 +395,10 @@ class Database:
         """Give the pages deleted rows left free back to the file system; return how many.
 
         The file shrinks at the next checkpoint, which is tried here too (PASSIVE: it never
-        waits for a reader, such as a backup in progress).
+        waits for a reader, such as a backup in progress). The vacuum takes SQLite's write
+        lock, so it holds the writer's turn, as a maintenance transaction does.
         """
-        async with self._thread_turns.turn():
+        async with self._writer_turns.turn(), self._thread_turns.turn():
             cursor = await self._thread_connection.execute("PRAGMA freelist_count")
             row = await cursor.fetchone()
             free = int(row[0]) if row else 0
