@@ -37,10 +37,11 @@ import importlib.resources
 import logging
 import re
 import sqlite3
+from abc import ABC, abstractmethod
 from collections.abc import AsyncIterator, Iterable, Mapping, Sequence
 from contextlib import asynccontextmanager
 from pathlib import Path
-from typing import Any, Protocol
+from typing import Any
 
 import aiosqlite
 
@@ -69,21 +70,22 @@ _FIRST_PAUSE, _LONGEST_PAUSE = 0.001, 0.05
 CHECKPOINT_EVERY_COMMITS = 300
 
 
-class Statements(Protocol):
+class Statements(ABC):
     """The statements of one open transaction (`Database.transaction`, on the event loop, or
     `Database.maintenance_transaction`, on aiosqlite's thread)."""
 
+    @abstractmethod
     async def execute(self, sql: str, params: Params = ()) -> int:
         """Run one statement; return how many rows it changed."""
-        ...
 
+    @abstractmethod
     async def fetch_all(self, sql: str, params: Params = ()) -> list[Row]:
         """Run one SELECT, or a write with RETURNING; return all its rows."""
-        ...
 
     async def fetch_one(self, sql: str, params: Params = ()) -> Row | None:
         """The first row of `fetch_all`, or None."""
-        ...
+        rows = await self.fetch_all(sql, params)
+        return rows[0] if rows else None
 
 
 def load_migrations() -> list[tuple[int, str]]:
@@ -196,7 +198,7 @@ class _Writer:
             self.connection.execute("ROLLBACK")
 
 
-class _WriterStatements:
+class _WriterStatements(Statements):
     """A transaction's statements on the writer."""
 
     def __init__(self, writer: _Writer) -> None:
@@ -208,12 +210,8 @@ class _WriterStatements:
     async def fetch_all(self, sql: str, params: Params = ()) -> list[Row]:
         return (await self._writer.run(sql, params)).fetchall()
 
-    async def fetch_one(self, sql: str, params: Params = ()) -> Row | None:
-        rows = await self.fetch_all(sql, params)
-        return rows[0] if rows else None
 
-
-class _ThreadStatements:
+class _ThreadStatements(Statements):
     """A maintenance transaction's statements, on aiosqlite's thread."""
 
     def __init__(self, connection: aiosqlite.Connection) -> None:
@@ -225,10 +223,6 @@ class _ThreadStatements:
 
     async def fetch_all(self, sql: str, params: Params = ()) -> list[Row]:
         return list(await self._connection.execute_fetchall(sql, _values(params)))
-
-    async def fetch_one(self, sql: str, params: Params = ()) -> Row | None:
-        rows = await self.fetch_all(sql, params)
-        return rows[0] if rows else None
 
 
 class Database:
