@@ -1,4 +1,5 @@
-"""CPU per Bot API call: python-telegram-bot's default transport (httpx) against ours (aiohttp).
+"""CPU per Bot API call: python-telegram-bot's default transport (httpx) against ours (aiohttp),
+and on ours, an answer parsed into objects against the raw answer.
 
     .venv/bin/python benchmarks/transport.py [--calls N] [--concurrency C ...] [--runs N]
 
@@ -7,7 +8,9 @@ is one); this process, on CPU 0, sends `--calls` sendMessage requests through a 
 each transport, `--concurrency` at a time, and reads its own CPU time (user + system) around
 them. Each figure is the median of `--runs` runs; the transports alternate within a run, so load
 from elsewhere on the machine falls on both alike. This is the measurement behind
-bot/telegram/request.py's adoption.
+bot/telegram/request.py's adoption. Each message replies to one, as a transcript does, so
+Telegram's answer holds two messages; the last two rows measure what parsing them into objects
+costs (bot/telegram/gateway.py reads the raw answer).
 """
 
 from __future__ import annotations
@@ -19,21 +22,26 @@ import os
 import statistics
 import sys
 import time
-from collections.abc import Callable
+import warnings
+from collections.abc import Awaitable, Callable
 from pathlib import Path
 
 ROOT = Path(__file__).resolve().parent.parent
 sys.path.insert(0, str(ROOT))
 
 import aiohttp  # noqa: E402
-from telegram import Bot  # noqa: E402
+from telegram import Bot, ReplyParameters  # noqa: E402
 from telegram.request import BaseRequest, HTTPXRequest  # noqa: E402
 
 from bot.telegram.request import AiohttpRequest  # noqa: E402
 
+# do_api_request warns that sendMessage has a method of its own: the raw answer is the point.
+warnings.filterwarnings("ignore", message=r"Please use 'Bot\.sendMessage'")
+
+OURS = "aiohttp (bot/telegram/request.py)"
 TRANSPORTS: dict[str, Callable[[], BaseRequest]] = {
     "httpx (PTB's default)": lambda: HTTPXRequest(read_timeout=60),
-    "aiohttp (bot/telegram/request.py)": lambda: AiohttpRequest(read_timeout=60),
+    OURS: lambda: AiohttpRequest(read_timeout=60),
 }
 CHATS = 50  # messages go round these chats, which the fakes create as private chats
 FIRST_CHAT = 700_001
@@ -58,8 +66,41 @@ async def create_chats(control: str) -> None:
             response.raise_for_status()
 
 
+async def send_message(bot: Bot, chat_id: int, text: str) -> int:
+    """python-telegram-bot's method: the answer becomes a Message (and the one it replies to)."""
+    message = await bot.send_message(
+        chat_id, text, reply_parameters=ReplyParameters(1, allow_sending_without_reply=True)
+    )
+    return message.message_id
+
+
+async def raw_send(bot: Bot, chat_id: int, text: str) -> int:
+    """What bot/telegram/gateway.py does: the same request, only the id read from the answer."""
+    answer = await bot.do_api_request(
+        "sendMessage",
+        {
+            "chat_id": chat_id,
+            "text": text,
+            "reply_parameters": ReplyParameters(1, allow_sending_without_reply=True),
+        },
+    )
+    return int(answer["message_id"])
+
+
+Send = Callable[[Bot, int, str], Awaitable[int]]
+# Measured on our transport: the CPU that parsing Telegram's answer costs.
+ANSWERS: dict[str, Send] = {
+    "send_message (answer parsed)": send_message,
+    "do_api_request (raw answer)": raw_send,
+}
+
+
 async def cpu_per_call(
-    make: Callable[[], BaseRequest], urls: dict[str, str], calls: int, concurrency: int
+    make: Callable[[], BaseRequest],
+    urls: dict[str, str],
+    calls: int,
+    concurrency: int,
+    send_one: Send = send_message,
 ) -> float:
     """Milliseconds of this process's CPU per sendMessage, after a warm-up."""
     bot = Bot(urls["token"], base_url=urls["telegram"] + "/bot", request=make())
@@ -68,7 +109,7 @@ async def cpu_per_call(
 
         async def send(number: int) -> None:
             async with slots:
-                await bot.send_message(FIRST_CHAT + number % CHATS, f"message {number}")
+                await send_one(bot, FIRST_CHAT + number % CHATS, f"message {number}")
 
         await asyncio.gather(*(send(n) for n in range(min(200, calls))))  # connections, caches
         started = time.process_time()
@@ -88,6 +129,19 @@ async def main_async(args: argparse.Namespace) -> None:
             for name, values in samples.items():
                 print(
                     f"{concurrency:3d} at a time  {name:34s} "
+                    f"{statistics.median(values):6.2f} ms CPU per call"
+                )
+            answers: dict[str, list[float]] = {name: [] for name in ANSWERS}
+            for _ in range(args.runs):
+                for name, send_one in ANSWERS.items():
+                    answers[name].append(
+                        await cpu_per_call(
+                            TRANSPORTS[OURS], urls, args.calls, concurrency, send_one
+                        )
+                    )
+            for name, values in answers.items():
+                print(
+                    f"{concurrency:3d} at a time  aiohttp, {name:34s} "
                     f"{statistics.median(values):6.2f} ms CPU per call"
                 )
     finally:

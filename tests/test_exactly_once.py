@@ -103,6 +103,33 @@ async def test_a_send_whose_answer_is_lost_is_never_repeated(
     assert len(parts) == 2 and " ".join(parts).split() == words
 
 
+async def test_a_send_whose_answer_names_no_message_is_never_repeated(
+    telegram: FakeTelegram,
+    stt: FakeStt,
+    settings_for: SettingsFactory,
+    running_bot: BotFactory,
+    database_path: Path,
+) -> None:
+    # Telegram acts, then answers with a result the bot cannot read a message id from (the
+    # gateway reads only that id from the raw answer): as sent but unconfirmed, never again.
+    words = [f"word{i}" for i in range(800)]
+    stt.transcript = " ".join(words)
+    async with running_bot(settings_for()) as runtime:
+        original = telegram.push_voice(CHAT, AUDIO)["message_id"]
+        await telegram.wait_for(lambda: telegram.calls_to("editMessageText"), timeout=20)
+        telegram.fault_next("sendMessage", "garbled")
+        assert runtime.services is not None
+        await runtime.services.supervisor.wait_idle(20)
+
+    parts = replies(telegram, CHAT, original)
+    assert len(parts) == 2 and " ".join(parts).split() == words
+    assert [call.status for call in telegram.calls_to("sendMessage")][-1] == 200
+    # Recorded as possibly delivered, not as a message with a made-up id.
+    with sqlite3.connect(database_path) as connection:
+        states = dict(connection.execute("SELECT step, state FROM sends"))
+    assert states["step1"] == "ambiguous", states
+
+
 async def test_an_unparseable_update_is_poisoned_and_the_rest_are_answered(
     telegram: FakeTelegram,
     stt: FakeStt,

@@ -21,6 +21,7 @@ import asyncio
 import contextlib
 import logging
 import time
+import warnings
 from collections.abc import Awaitable, Callable, Sequence
 from dataclasses import dataclass
 from pathlib import Path
@@ -31,6 +32,7 @@ from telegram import InlineKeyboardButton, InlineKeyboardMarkup, ReplyParameters
 from telegram.constants import ChatAction, ChatMemberStatus
 from telegram.error import BadRequest, NetworkError, RetryAfter, TelegramError, TimedOut
 from telegram.ext import ExtBot
+from telegram.warnings import PTBUserWarning
 
 from bot.retry import RetryPolicy
 from bot.telegram.flood_schedule import Traffic
@@ -92,6 +94,11 @@ def is_not_modified(error: BadRequest) -> bool:
     return "not modified" in str(error).lower()
 
 
+def _api_kwargs(**values: object) -> dict[str, object]:
+    """A Bot API call's parameters, the unset ones left out as python-telegram-bot does."""
+    return {name: value for name, value in values.items() if value is not None}
+
+
 def _reply(message_id: int | None) -> ReplyParameters | None:
     # allow_sending_without_reply: a deleted original must not cost the user their transcript.
     if message_id is None:
@@ -135,6 +142,25 @@ class ChatGateway:
         self._on_ambiguous = on_ambiguous
         # Told the kind (the exception's class) of every failed Bot API call, for the metrics.
         self._on_error = on_error
+        # The pipeline's sends and edits go through do_api_request, which warns that they have
+        # methods of their own: those parse Telegram's answer, the sent message and the one
+        # it replies to, into objects nobody reads, half of what a send costs the bot's CPU
+        # (benchmarks/load.py, scenario cpu). Only the message id is read here.
+        warnings.filterwarnings(
+            "ignore",
+            message=r"Please use 'Bot\.(sendMessage|editMessageText)'",
+            category=PTBUserWarning,
+        )
+
+    def _sent_message_id(self, what: str, answer: object) -> int:
+        """The message id in Telegram's answer to a send. The send was taken whatever the
+        answer says, so one that names no message is ambiguous, never retried."""
+        if isinstance(answer, dict):
+            message_id = answer.get("message_id")
+            if isinstance(message_id, int) and not isinstance(message_id, bool):
+                return message_id
+        self.count_ambiguous(what)
+        raise AmbiguousSendError(f"{what}: Telegram's answer names no message")
 
     def count_ambiguous(self, what: str) -> None:
         """A send that may or may not have arrived, and will not be repeated."""
@@ -202,20 +228,23 @@ class ChatGateway:
         hooks: AttemptHooks | None = None,
         bulk: bool = False,
     ) -> int:
-        message = await self._call(
+        answer = await self._call(
             "sendMessage",
-            lambda: self._bot.send_message(
-                chat_id,
-                text,
-                reply_parameters=_reply(reply_to),
-                reply_markup=inline_markup(buttons),
+            lambda: self._bot.do_api_request(
+                "sendMessage",
+                _api_kwargs(
+                    chat_id=chat_id,
+                    text=text,
+                    reply_parameters=_reply(reply_to),
+                    reply_markup=inline_markup(buttons),
+                ),
                 rate_limit_args=_marking(bulk, hooks),
             ),
             idempotent=False,
             deadline=deadline,
             hooks=hooks,
         )
-        return message.message_id
+        return self._sent_message_id("sendMessage", answer)
 
     async def edit_text(
         self,
@@ -231,11 +260,14 @@ class ChatGateway:
         try:
             await self._call(
                 "editMessageText",
-                lambda: self._bot.edit_message_text(
-                    text,
-                    chat_id=chat_id,
-                    message_id=message_id,
-                    reply_markup=inline_markup(buttons),
+                lambda: self._bot.do_api_request(
+                    "editMessageText",
+                    _api_kwargs(
+                        chat_id=chat_id,
+                        message_id=message_id,
+                        text=text,
+                        reply_markup=inline_markup(buttons),
+                    ),
                     rate_limit_args=_traffic(bulk),
                 ),
                 idempotent=True,

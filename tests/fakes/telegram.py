@@ -75,8 +75,11 @@ MAX_CALLBACK_DATA_BYTES: Final = 64
 #   "drop_before": the connection closes before the fake acts (nothing happened);
 #   "drop_after": the fake acts (a message is stored, an edit applied), then the connection
 #       closes without an answer; a download sends half the file, then closes;
-#   "slow": the fake acts at once and answers `seconds` later.
-TELEGRAM_FAULT_KINDS: Final = frozenset({"429", "5xx", "drop_before", "drop_after", "slow"})
+#   "slow": the fake acts at once and answers `seconds` later;
+#   "garbled": the fake acts, then answers 200 with an empty result object: no message in it.
+TELEGRAM_FAULT_KINDS: Final = frozenset(
+    {"429", "5xx", "drop_before", "drop_after", "slow", "garbled"}
+)
 # Call.status of a request whose connection the fake dropped: no HTTP answer was sent.
 NO_ANSWER: Final = 0
 DEFAULT_GROUP_USER_ID: Final = 1001
@@ -1325,6 +1328,9 @@ class FakeTelegram:
             if fault is not None and kind == "slow":
                 await self._sleep_unless_closing(fault.seconds)
             call.status, call.result = 200, result
+            if kind == "garbled" and body is None:
+                self._notify()
+                return _json_response({"ok": True, "result": {}}, 200)
             if body is not None:
                 self._notify()
                 return web.Response(body=body(), content_type="application/octet-stream")
