@@ -214,6 +214,47 @@ async def test_a_failed_statement_rolls_its_transaction_back(database: Database)
     assert await database.fetch_one("SELECT 1 FROM app_meta WHERE name = 'whole'") is not None
 
 
+async def test_writes_never_join_another_tasks_open_transaction(
+    database: Database, tmp_path: Path
+) -> None:
+    """A write that finds the writer free runs at once, without taking a turn (the fast path
+    of storage/db.py). It must not do so while another task's transaction is open and
+    suspended: it would join that transaction, and vanish with its rollback."""
+    opened = asyncio.Event()
+
+    async def failing_transaction() -> None:
+        async with database.transaction() as statements:
+            await statements.execute("INSERT INTO app_meta (name, value) VALUES ('txn', 'x')")
+            opened.set()
+            await asyncio.sleep(0.2)  # suspended with the transaction open
+            raise RuntimeError("rolled back")
+
+    transaction = asyncio.create_task(failing_transaction())
+    await opened.wait()
+    # A convoy's worth of writes from other tasks while it is open.
+    writes = [
+        asyncio.create_task(
+            database.execute(
+                "INSERT INTO app_meta (name, value) VALUES (?, 'kept')", (f"write{n}",)
+            )
+        )
+        for n in range(50)
+    ]
+    with pytest.raises(RuntimeError, match="rolled back"):
+        await transaction
+    await asyncio.gather(*writes)
+    rows = await database.fetch_all("SELECT name FROM app_meta WHERE value = 'kept'")
+    assert len(rows) == 50
+    assert await database.fetch_one("SELECT 1 FROM app_meta WHERE name = 'txn'") is None
+    # And each write was committed on its own: a fresh connection sees them all.
+    other = sqlite3.connect(tmp_path / "bot.sqlite3")
+    try:
+        counted = other.execute("SELECT count(*) FROM app_meta WHERE value = 'kept'").fetchone()
+    finally:
+        other.close()
+    assert counted == (50,)
+
+
 async def test_the_wal_stays_small_though_the_writer_never_checkpoints(tmp_path: Path) -> None:
     """The writer leaves checkpoints to the thread, every CHECKPOINT_EVERY_COMMITS commits:
     without them the WAL would grow with every commit: 3,000 commits here, some 12 MB."""
