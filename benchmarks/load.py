@@ -2,8 +2,8 @@
 notes a second through Telegram's limit, and 10,000 jobs in flight.
 
     .venv/bin/python benchmarks/load.py [--small] [--scenario NAME ...] [--runs N]
-                                        [--before CHECKOUT] [--before-runs N] [--json PATH]
-                                        [--profile PATH]
+                                        [--before CHECKOUT] [--before-runs N] [--side-by-side]
+                                        [--json PATH] [--profile PATH]
 
 Each run starts two processes: the fakes (`python -m tests.fakes.serve`: FakeTelegram and the fake
 STT API behind a control API), pinned to CPU 1, and the real bot (`python -m bot run`), pinned to
@@ -14,8 +14,10 @@ saw from the fakes. It imports nothing from the bot, so it can run another check
 --before CHECKOUT runs every scenario a second time against that checkout of the bot, e.g. one made
 with `git worktree add /tmp/before 0c1fa34`, with the same harness and fakes, and prints both
 columns. Each figure is the median of --runs runs (3 by default; --before-runs for the other
-checkout); ratios (per note, per second) are taken within one run. --profile PATH runs the bot
-of the `cpu` scenario under cProfile once and prints where its time goes, import machinery first.
+checkout); ratios (per note, per second) are taken within one run. With --side-by-side both
+checkouts run at the same moment, which takes this machine's drift out of a CPU comparison.
+--profile PATH runs the bot of the `cpu` scenario under cProfile once and prints where its time
+goes, import machinery first.
 
 Scenarios (one function each, listed in SCENARIOS: add one the same way):
 
@@ -494,10 +496,16 @@ async def cpu(run: Run) -> list[Figure]:
     await run.push_notes(count, durations=(1, 5), stt_delays=(0.2, 1.0))
     await run.wait_settled(1200)
     used, elapsed = bot.cpu_seconds() - used, time.monotonic() - started
+    results = await run.results()
+    counted = count_calls(results)
+    api_calls = sum(n for method, n in counted.items() if method != DOWNLOAD)
     suffix = "" if limiter_off else " (limiter on: no switch)"
     return [
         Figure(f"bot CPU per note, rate limiter off{suffix}", used / count * 1000, "ms", "≤ 5 ms"),
         Figure(f"notes per second, rate limiter off{suffix}", count / elapsed, "/s"),
+        # What the CPU pays for: every call and every poll is a request to build and parse.
+        Figure("  Bot API calls per note", api_calls / count, ""),
+        Figure("  STT API requests per note", len(results["stt_requests"]) / count, ""),
     ]
 
 
@@ -652,6 +660,29 @@ def print_profile(path: Path) -> None:
 Rows = list[tuple[Figure, Figure | None]]
 
 
+async def measure_side_by_side(
+    scenario: Scenario, after: Checkout, before: Checkout, small: bool, runs: int
+) -> tuple[list[Figure], list[Figure]]:
+    """Both checkouts at once, run after run: the bots share CPU 0 and the fakes CPU 1, so
+    whatever else the machine does falls on both alike. Only figures of a bot's own CPU time
+    (per note) compare this way; rates and latencies halve."""
+    now_runs, then_runs = [], []
+    for number in range(runs):
+        started = time.monotonic()
+        now, then = await asyncio.gather(
+            run_once(scenario, after, small), run_once(scenario, before, small)
+        )
+        took = time.monotonic() - started
+        for checkout, figures in ((after, now), (before, then)):
+            shown = "; ".join(f"{f.name}: {f.shown()}" for f in figures)
+            print(f"  {checkout.label} {scenario.name} #{number + 1} ({took:.0f} s): {shown}")
+        ratio = [n.value / t.value for n, t in zip(now, then, strict=True) if n.value and t.value]
+        print(f"  after / before, #{number + 1}: {ratio[0]:.3f}" if ratio else "")
+        now_runs.append(now)
+        then_runs.append(then)
+    return median_figures(now_runs), median_figures(then_runs)
+
+
 async def measure_all(
     chosen: list[Scenario],
     after: Checkout,
@@ -659,10 +690,15 @@ async def measure_all(
     small: bool,
     runs: int,
     before_runs: int,
+    side_by_side: bool = False,
 ) -> Rows:
     rows: Rows = []
     for scenario in chosen:
         print(f"{scenario.name}:")
+        if side_by_side and before is not None and scenario.runs_before:
+            now, then_figures = await measure_side_by_side(scenario, after, before, small, runs)
+            rows.extend(zip(now, then_figures, strict=True))
+            continue
         now = await measure(scenario, after, small, runs)
         then: list[Figure | None] = [None] * len(now)
         if before is not None and scenario.runs_before:
@@ -694,6 +730,11 @@ def main() -> int:
     parser.add_argument("--runs", type=int, default=3, help="runs per figure (median)")
     parser.add_argument("--before", metavar="CHECKOUT", help="also measure this checkout")
     parser.add_argument("--before-runs", type=int, help="runs per figure there (default: --runs)")
+    parser.add_argument(
+        "--side-by-side",
+        action="store_true",
+        help="run both checkouts at the same time (for CPU per note: see measure_side_by_side)",
+    )
     parser.add_argument("--json", metavar="PATH", help="write the figures here too")
     parser.add_argument("--profile", metavar="PATH", help="profile the cpu scenario's bot")
     args = parser.parse_args()
@@ -711,7 +752,11 @@ def main() -> int:
     before = Checkout("before", Path(args.before).resolve()) if args.before else None
     chosen = [s for s in SCENARIOS if not args.scenario or s.name in args.scenario]
     before_runs = args.runs if args.before_runs is None else args.before_runs
-    rows = asyncio.run(measure_all(chosen, after, before, args.small, args.runs, before_runs))
+    rows = asyncio.run(
+        measure_all(
+            chosen, after, before, args.small, args.runs, before_runs, args.side_by_side
+        )
+    )
     print()
     print(table(rows, before is not None))
     if args.json:
