@@ -144,8 +144,8 @@ class ChatGateway:
         self._on_error = on_error
         # The pipeline's sends and edits go through do_api_request, which warns that they have
         # methods of their own: those parse Telegram's answer, the sent message and the one
-        # it replies to, into objects nobody reads, half of what a send costs the bot's CPU
-        # (benchmarks/load.py, scenario cpu). Only the message id is read here.
+        # it replies to, into objects nobody reads, half of what a send costs in CPU
+        # (benchmarks/transport.py: 1.19 against 0.56 ms). Only the message id is read here.
         warnings.filterwarnings(
             "ignore",
             message=r"Please use 'Bot\.(sendMessage|editMessageText)'",
@@ -159,6 +159,7 @@ class ChatGateway:
             message_id = answer.get("message_id")
             if isinstance(message_id, int) and not isinstance(message_id, bool):
                 return message_id
+        log.warning("%s: Telegram's answer names no message; it may have arrived", what)
         self.count_ambiguous(what)
         raise AmbiguousSendError(f"{what}: Telegram's answer names no message")
 
