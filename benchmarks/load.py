@@ -625,11 +625,16 @@ async def measure(scenario: Scenario, checkout: Checkout, small: bool, runs: int
     for number in range(runs):
         started = time.monotonic()
         figures = await run_once(scenario, checkout, small)
-        took = time.monotonic() - started
-        shown = "; ".join(f"{f.name}: {f.shown()}" for f in figures)
-        print(f"  {checkout.label} {scenario.name} #{number + 1} ({took:.0f} s): {shown}")
+        print_run(checkout, scenario, number, time.monotonic() - started, figures)
         results.append(figures)
     return median_figures(results)
+
+
+def print_run(
+    checkout: Checkout, scenario: Scenario, number: int, took: float, figures: list[Figure]
+) -> None:
+    shown = "; ".join(f"{f.name}: {f.shown()}" for f in figures)
+    print(f"  {checkout.label} {scenario.name} #{number + 1} ({took:.0f} s): {shown}")
 
 
 def table(rows: Iterable[tuple[Figure, Figure | None]], before: bool) -> str:
@@ -673,11 +678,11 @@ async def measure_side_by_side(
             run_once(scenario, after, small), run_once(scenario, before, small)
         )
         took = time.monotonic() - started
-        for checkout, figures in ((after, now), (before, then)):
-            shown = "; ".join(f"{f.name}: {f.shown()}" for f in figures)
-            print(f"  {checkout.label} {scenario.name} #{number + 1} ({took:.0f} s): {shown}")
-        ratio = [n.value / t.value for n, t in zip(now, then, strict=True) if n.value and t.value]
-        print(f"  after / before, #{number + 1}: {ratio[0]:.3f}" if ratio else "")
+        print_run(after, scenario, number, took, now)
+        print_run(before, scenario, number, took, then)
+        if now[0].value and then[0].value:
+            ratio = now[0].value / then[0].value
+            print(f"  {now[0].name}, after / before, #{number + 1}: {ratio:.3f}")
         now_runs.append(now)
         then_runs.append(then)
     return median_figures(now_runs), median_figures(then_runs)

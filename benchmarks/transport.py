@@ -6,10 +6,10 @@ and on ours, an answer parsed into objects against the raw answer.
 FakeTelegram runs in a process of its own (`python -m tests.fakes.serve`, on CPU 1 where there
 is one); this process, on CPU 0, sends `--calls` sendMessage requests through a PTB `Bot` built on
 each transport, `--concurrency` at a time, and reads its own CPU time (user + system) around
-them. Each figure is the median of `--runs` runs; the transports alternate within a run, so load
-from elsewhere on the machine falls on both alike. This is the measurement behind
+them. Each figure is the median of `--runs` runs; the cases alternate within a run, so load
+from elsewhere on the machine falls on all alike. This is the measurement behind
 bot/telegram/request.py's adoption. Each message replies to one, as a transcript does, so
-Telegram's answer holds two messages; the last two rows measure what parsing them into objects
+Telegram's answer holds two messages; the last two rows show what parsing them into objects
 costs (bot/telegram/gateway.py reads the raw answer).
 """
 
@@ -38,11 +38,6 @@ from bot.telegram.request import AiohttpRequest  # noqa: E402
 # do_api_request warns that sendMessage has a method of its own: the raw answer is the point.
 warnings.filterwarnings("ignore", message=r"Please use 'Bot\.sendMessage'")
 
-OURS = "aiohttp (bot/telegram/request.py)"
-TRANSPORTS: dict[str, Callable[[], BaseRequest]] = {
-    "httpx (PTB's default)": lambda: HTTPXRequest(read_timeout=60),
-    OURS: lambda: AiohttpRequest(read_timeout=60),
-}
 CHATS = 50  # messages go round these chats, which the fakes create as private chats
 FIRST_CHAT = 700_001
 
@@ -88,10 +83,12 @@ async def raw_send(bot: Bot, chat_id: int, text: str) -> int:
 
 
 Send = Callable[[Bot, int, str], Awaitable[int]]
-# Measured on our transport: the CPU that parsing Telegram's answer costs.
-ANSWERS: dict[str, Send] = {
-    "send_message (answer parsed)": send_message,
-    "do_api_request (raw answer)": raw_send,
+# What is measured: each transport with PTB's method, and on ours the raw answer too, which is
+# what parsing Telegram's answer into objects costs.
+CASES: dict[str, tuple[Callable[[], BaseRequest], Send]] = {
+    "httpx (PTB's default)": (lambda: HTTPXRequest(read_timeout=60), send_message),
+    "aiohttp (bot/telegram/request.py)": (lambda: AiohttpRequest(read_timeout=60), send_message),
+    "aiohttp, do_api_request (raw answer)": (lambda: AiohttpRequest(read_timeout=60), raw_send),
 }
 
 
@@ -100,7 +97,7 @@ async def cpu_per_call(
     urls: dict[str, str],
     calls: int,
     concurrency: int,
-    send_one: Send = send_message,
+    send_one: Send,
 ) -> float:
     """Milliseconds of this process's CPU per sendMessage, after a warm-up."""
     bot = Bot(urls["token"], base_url=urls["telegram"] + "/bot", request=make())
@@ -122,26 +119,15 @@ async def main_async(args: argparse.Namespace) -> None:
     try:
         await create_chats(urls["control"])
         for concurrency in args.concurrency:
-            samples: dict[str, list[float]] = {name: [] for name in TRANSPORTS}
+            samples: dict[str, list[float]] = {name: [] for name in CASES}
             for _ in range(args.runs):
-                for name, make in TRANSPORTS.items():
-                    samples[name].append(await cpu_per_call(make, urls, args.calls, concurrency))
+                for name, (make, send_one) in CASES.items():
+                    samples[name].append(
+                        await cpu_per_call(make, urls, args.calls, concurrency, send_one)
+                    )
             for name, values in samples.items():
                 print(
-                    f"{concurrency:3d} at a time  {name:34s} "
-                    f"{statistics.median(values):6.2f} ms CPU per call"
-                )
-            answers: dict[str, list[float]] = {name: [] for name in ANSWERS}
-            for _ in range(args.runs):
-                for name, send_one in ANSWERS.items():
-                    answers[name].append(
-                        await cpu_per_call(
-                            TRANSPORTS[OURS], urls, args.calls, concurrency, send_one
-                        )
-                    )
-            for name, values in answers.items():
-                print(
-                    f"{concurrency:3d} at a time  aiohttp, {name:34s} "
+                    f"{concurrency:3d} at a time  {name:36s} "
                     f"{statistics.median(values):6.2f} ms CPU per call"
                 )
     finally:

@@ -217,9 +217,9 @@ async def test_a_failed_statement_rolls_its_transaction_back(database: Database)
 async def test_writes_never_join_another_tasks_open_transaction(
     database: Database, tmp_path: Path
 ) -> None:
-    """A write that finds the writer free runs at once, without taking a turn (the fast path
-    of storage/db.py). It must not do so while another task's transaction is open and
-    suspended: it would join that transaction, and vanish with its rollback."""
+    """A write made while another task's transaction is open and suspended waits for it: on
+    the one writer connection it would otherwise join that transaction, and vanish with its
+    rollback. (A fast path that skipped the writer's turn was tried, and must keep to this.)"""
     opened = asyncio.Event()
 
     async def failing_transaction() -> None:
