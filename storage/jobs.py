@@ -202,18 +202,25 @@ class JobRepository:
     async def mark_parts_delivered(self, job_id: int, parts: int) -> Job:
         return await self._update(job_id, "delivered_parts = ?", (parts,))
 
-    async def mark_delivered(self, job_id: int) -> Job:
+    async def _close(self, job_id: int, assignments: str, params: tuple[Any, ...]) -> None:
+        """`_update` for the last step of a job, whose row nobody reads back."""
+        changed = await self._db.execute(
+            f"UPDATE jobs SET {assignments}, updated_at = ? WHERE id = ?",
+            (*params, to_text(self._clock()), job_id),
+        )
+        if not changed:
+            raise LookupError(f"job {job_id} does not exist")
+
+    async def mark_delivered(self, job_id: int) -> None:
         # The transcript text is not kept once it is in the chat: we store no more than we need.
-        return await self._update(
-            job_id,
-            "state = ?, transcript = NULL, finished_at = ?",
-            (JobState.DELIVERED, to_text(self._clock())),
+        now = to_text(self._clock())
+        await self._close(
+            job_id, "state = ?, transcript = NULL, finished_at = ?", (JobState.DELIVERED, now)
         )
 
     async def mark_failing(self, job_id: int, error: str) -> Job:
         return await self._update(job_id, "state = ?, error = ?", (JobState.FAILING, error))
 
-    async def mark_failed(self, job_id: int) -> Job:
-        return await self._update(
-            job_id, "state = ?, finished_at = ?", (JobState.FAILED, to_text(self._clock()))
-        )
+    async def mark_failed(self, job_id: int) -> None:
+        now = to_text(self._clock())
+        await self._close(job_id, "state = ?, finished_at = ?", (JobState.FAILED, now))

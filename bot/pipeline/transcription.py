@@ -271,7 +271,7 @@ class TranscriptionService:
                 origin.chat_id, refusal.reply, reply_to=origin.message_id, buttons=refusal.buttons
             )
             return Accepted(job=None, refused=refusal.reply)
-        self._start(job)
+        self._start(job, reserved=True)
         return Accepted(job=job)
 
     async def _answer_from_cache(self, job: Job, text: str) -> Accepted:
@@ -292,13 +292,14 @@ class TranscriptionService:
             self._start(job)
         return len(jobs)
 
-    def _start(self, job: Job) -> None:
+    def _start(self, job: Job, *, reserved: bool = False) -> None:
+        """Run `job` in the background from its saved state. `reserved`: its quota reservation
+        was just made, so the job need not look for it before the upload."""
         # The task takes a copy of this context: every line of the job's run carries its fields.
         with log_fields(job_id=job.id, chat_id=job.chat_id, model=job.model):
-            self._supervisor.spawn(self._run(job.id), name=f"job-{job.id}")
+            self._supervisor.spawn(self._run(job, reserved), name=f"job-{job.id}")
 
-    async def _run(self, job_id: int) -> None:
-        job = await self._jobs.require(job_id)
+    async def _run(self, job: Job, reserved: bool) -> None:
         status: asyncio.Task[None] | None = None
         if job.state in (JobState.ACCEPTED, JobState.SUBMITTED):
             # Posted while the audio downloads (see _submit); a no-op when already posted.
@@ -306,7 +307,7 @@ class TranscriptionService:
         try:
             try:
                 async with asyncio.timeout(self._job_timeout):
-                    job = await self._transcribe(job, status)
+                    job = await self._transcribe(job, status, reserved)
             except asyncio.CancelledError:
                 raise
             except Exception as error:
@@ -336,7 +337,9 @@ class TranscriptionService:
             and (seconds > self._max_audio_seconds)
         )
 
-    async def _transcribe(self, job: Job, status: asyncio.Task[None] | None) -> Job:
+    async def _transcribe(
+        self, job: Job, status: asyncio.Task[None] | None, reserved: bool
+    ) -> Job:
         """Drive the job to `transcribed` (or leave it `failing`), resuming from its state.
 
         The recording waits on disk while the job needs it, and is deleted when this returns,
@@ -349,7 +352,7 @@ class TranscriptionService:
                 if just_submitted:
                     if job.submissions >= MAX_SUBMISSIONS:
                         raise _JobFailure(FailureReason.API_ERROR)
-                    job, measured = await self._submit(job, status, recording)
+                    job, measured = await self._submit(job, status, recording, reserved)
                     audio_seconds = measured or audio_seconds
                 async with self._showing_progress(job, audio_seconds):
                     transcript = await self._wait(job, just_submitted=just_submitted)
@@ -368,13 +371,14 @@ class TranscriptionService:
         )
 
     async def _submit(
-        self, job: Job, status: asyncio.Task[None] | None, recording: Path
+        self, job: Job, status: asyncio.Task[None] | None, recording: Path, reserved: bool
     ) -> tuple[Job, float | None]:
         """Download the recording into `recording` (or find it in place), check it, and hand
         it to the backend; the job as submitted, and the duration its file measures."""
         # Nothing reaches the API without a reservation: a job resumed after a crash between
-        # insert and reserve, or started outside accept(), reserves here.
-        if not await self._admission.ensure_reserved(job):
+        # insert and reserve, or started outside accept(), reserves here. (A resubmission keeps
+        # the reservation it had.)
+        if not reserved and not await self._admission.ensure_reserved(job):
             raise _JobFailure(FailureReason.QUOTA)
         async with self._supervisor.transfer_slots:
             audio = await self._gateway.download(
