@@ -12,9 +12,10 @@ from __future__ import annotations
 
 import asyncio
 from collections import deque
-from collections.abc import AsyncIterator, Iterator
-from contextlib import AbstractContextManager, asynccontextmanager, contextmanager
+from collections.abc import Iterator
+from contextlib import AbstractContextManager, contextmanager
 from contextvars import ContextVar
+from types import TracebackType
 
 _interactive: ContextVar[bool] = ContextVar("interactive_database_work", default=False)
 
@@ -47,13 +48,9 @@ class Turns:
         self._interactive: deque[asyncio.Future[None]] = deque()
         self._bulk: deque[asyncio.Future[None]] = deque()
 
-    @asynccontextmanager
-    async def turn(self) -> AsyncIterator[None]:
-        await self._acquire(self._interactive if _interactive.get() else self._bulk)
-        try:
-            yield
-        finally:
-            self._release()
+    def turn(self) -> _Turn:
+        """`async with turns.turn():` holds the turn inside."""
+        return _Turn(self)
 
     async def _acquire(self, queue: deque[asyncio.Future[None]]) -> None:
         if not self._held and not self._interactive and not self._bulk:
@@ -80,3 +77,25 @@ class Turns:
                     waiter.set_result(None)  # the turn passes on: still held
                     return
         self._held = False
+
+
+class _Turn:
+    """One hold of a turn. A class rather than an @asynccontextmanager: every statement on the
+    event loop takes a turn, and a generator-based manager costs several times as much."""
+
+    __slots__ = ("_turns",)
+
+    def __init__(self, turns: Turns) -> None:
+        self._turns = turns
+
+    async def __aenter__(self) -> None:
+        turns = self._turns
+        await turns._acquire(turns._interactive if _interactive.get() else turns._bulk)
+
+    async def __aexit__(
+        self,
+        kind: type[BaseException] | None,
+        error: BaseException | None,
+        traceback: TracebackType | None,
+    ) -> None:
+        self._turns._release()
