@@ -20,7 +20,7 @@ from bot.policy.cache import TranscriptCache
 from storage.cache import TranscriptCacheRepository
 from storage.db import Database, load_migrations
 from storage.inbox import InboxRepository
-from storage.jobs import Job, JobRepository, NewJob
+from storage.jobs import Job, JobRepository, JobState, NewJob
 from storage.retention import RetentionRepository
 from storage.sends import SendJournal
 from tests.conftest import BotFactory, SettingsFactory
@@ -77,7 +77,10 @@ async def delivered_job(jobs: JobRepository, message_id: int) -> Job:
     job = await jobs.insert(new_job(message_id))
     assert job is not None
     await jobs.mark_transcribed(job.id, '{"text": "words"}')
-    return await jobs.mark_delivered(job.id)
+    await jobs.mark_delivered(job.id)
+    delivered = await jobs.get(job.id)
+    assert delivered is not None and delivered.state == JobState.DELIVERED
+    return delivered
 
 
 # --- the transcript cache ---------------------------------------------------------------------
