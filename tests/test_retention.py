@@ -83,6 +83,18 @@ async def delivered_job(jobs: JobRepository, message_id: int) -> Job:
     return delivered
 
 
+async def test_a_delivered_job_keeps_no_transcript_and_a_missing_job_cannot_close(
+    db: Database,
+) -> None:
+    # A job's last steps write without reading the row back, so they check what they changed.
+    jobs = JobRepository(db, FakeClock(START))
+    job = await delivered_job(jobs, 1)
+    assert job.transcript is None and job.finished_at is not None
+    for close in (jobs.mark_delivered, jobs.mark_failed):
+        with pytest.raises(LookupError):
+            await close(job.id + 1)
+
+
 # --- the transcript cache ---------------------------------------------------------------------
 
 
