@@ -293,8 +293,9 @@ class TranscriptionService:
         return len(jobs)
 
     def _start(self, job: Job, *, reserved: bool = False) -> None:
-        """Run `job` in the background from its saved state. `reserved`: its quota reservation
-        was just made, so the job need not look for it before the upload."""
+        """Run `job` in the background from its state: `job` must be its row as saved now (the
+        task does not read it again). `reserved`: its quota reservation was just made, so the
+        job need not look for it before the upload."""
         # The task takes a copy of this context: every line of the job's run carries its fields.
         with log_fields(job_id=job.id, chat_id=job.chat_id, model=job.model):
             self._supervisor.spawn(self._run(job, reserved), name=f"job-{job.id}")
