@@ -690,8 +690,11 @@ async def test_wait_result_learns_midpoint_of_last_pending_and_completed(
     planner = FastPlanner(interval=0.05)
     backend = make_backend(client, planner)
     request = JobRequest("#g1_nova-2-general")
-    before = time.monotonic()
+    # A slow upload, as CI once met on a busy box: the backend counts from when it starts
+    # waiting, so the test does too, and the upload's time must not shift one clock.
+    fake.stall_next("create", 0.3)
     generation_id = await backend.submit(AUDIO, request)
+    before = time.monotonic()
     await backend.wait_result(generation_id, request, 5.0)
     (_, _, completed_after) = planner.observed[0]
     fetches = fake.requests_to("fetch")
