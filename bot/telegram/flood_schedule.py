@@ -52,8 +52,11 @@ class Window:
 
 @dataclass(frozen=True, slots=True)
 class FloodLimits:
-    # 30 a second, two per 1/15 s: evenly, so that a late timer can catch up by one, while the
-    # jitter on the way cannot bunch a burst into more than 30 in a second at Telegram's end.
+    # 30 a second, two per 1/15 s: evenly, so that a late timer can catch up by one, and never
+    # a burst of 30 at once. At most 30 leave in any second; the jitter on the way (the request's
+    # own work after it leaves here, the network) can still bunch a few more into one second at
+    # Telegram's end: 32 or 33 in benchmarks/load.py's throughput scenario, where a 429 would
+    # pause every request (rate_limiter.py) and nothing is lost.
     overall: Window = Window(2, 1 / 15)
     # One a second, with bursts of three: a status message, its edit and a second part.
     chat: Window = Window(3, 3.0)
