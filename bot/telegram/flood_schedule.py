@@ -55,8 +55,9 @@ class FloodLimits:
     # 30 a second, two per 1/15 s: evenly, so that a late timer can catch up by one, and never
     # a burst of 30 at once. At most 30 leave in any second; the jitter on the way (the request's
     # own work after it leaves here, the network) can still bunch a few more into one second at
-    # Telegram's end: 32 or 33 in benchmarks/load.py's throughput scenario, where a 429 would
-    # pause every request (rate_limiter.py) and nothing is lost.
+    # Telegram's end: 32 or 33 in benchmarks/load.py's throughput scenario. Should Telegram
+    # answer such a second with a 429, every request pauses for its retry_after and the refused
+    # one is sent again (rate_limiter.py): later, never lost.
     overall: Window = Window(2, 1 / 15)
     # One a second, with bursts of three: a status message, its edit and a second part.
     chat: Window = Window(3, 3.0)
