@@ -79,14 +79,15 @@ async def main() -> None:
     parser.add_argument("--runs", type=int, default=3)
     args = parser.parse_args()
     runs = [await one_run(args.writes, args.group) for _ in range(args.runs)]
-    alone = statistics.median(r[0] for r in runs)
-    together = statistics.median(r[1] for r in runs)
+    medians = []
     for label, figures in (
         ("each in its own commit", [r[0] for r in runs]),
         (f"{args.group} to a commit", [r[1] for r in runs]),
     ):
+        medians.append(statistics.median(figures))
         listed = ", ".join(f"{f:.1f}" for f in figures)
-        print(f"CPU per write, {label}: {statistics.median(figures):.1f} µs (runs: {listed})")
+        print(f"CPU per write, {label}: {medians[-1]:.1f} µs (runs: {listed})")
+    alone, together = medians
     print(f"a commit of its own costs a write {alone - together:.1f} µs more")
 
 
