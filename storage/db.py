@@ -104,6 +104,8 @@ def load_migrations() -> list[tuple[int, str]]:
 
 
 def _values(params: Params | Iterable[Any]) -> Params:
+    if type(params) is tuple or type(params) is dict:  # nearly always: skips the ABC check
+        return params
     return params if isinstance(params, Mapping) else tuple(params)
 
 
@@ -295,25 +297,33 @@ class Database:
 
     async def execute(self, sql: str, params: Params = ()) -> int:
         """Run one statement; return how many rows it changed."""
-        async with self._writer_turns.turn():
-            cursor = await self._writer.run(sql, params)
-            self._committed()
-            return cursor.rowcount
+        return (await self._write_alone(sql, params)).rowcount
 
     async def insert(self, sql: str, params: Params = ()) -> int | None:
         """Run one INSERT; return the new row id, or None when it inserted nothing."""
-        async with self._writer_turns.turn():
-            cursor = await self._writer.run(sql, params)
-            self._committed()
-            return cursor.lastrowid if cursor.rowcount > 0 else None
+        cursor = await self._write_alone(sql, params)
+        return cursor.lastrowid if cursor.rowcount > 0 else None
 
     async def write_returning(self, sql: str, params: Params = ()) -> list[Row]:
         """Run one INSERT, UPDATE or DELETE ... RETURNING; return the rows it returned."""
-        async with self._writer_turns.turn():
-            cursor = await self._writer.run(sql, params)
-            rows = cursor.fetchall()  # the change is made at the first row, all at once
-            self._committed()
-            return rows
+        # The change is made at the first row, all at once; and nothing runs between the
+        # statement and this read, which does not wait.
+        return (await self._write_alone(sql, params)).fetchall()
+
+    async def _write_alone(self, sql: str, params: Params) -> sqlite3.Cursor:
+        """One statement, a transaction of its own, in a turn on the writer. The caller reads
+        the cursor before it next waits: nothing else can run on the writer until then."""
+        turns = self._writer_turns
+        if turns.take_if_free():  # nearly always: the statement runs without waiting
+            try:
+                cursor = await self._writer.run(sql, params)
+            finally:
+                turns.release()
+        else:
+            async with turns.turn():
+                cursor = await self._writer.run(sql, params)
+        self._committed()
+        return cursor
 
     def _committed(self) -> None:
         """Count a commit; every so many, checkpoint the WAL on the thread (see above)."""

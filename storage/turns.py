@@ -52,9 +52,20 @@ class Turns:
         """`async with turns.turn():` holds the turn inside."""
         return _Turn(self)
 
+    def take_if_free(self) -> bool:
+        """Take the turn now if nobody holds it or waits for it; the caller then `release()`s
+        it. The statements run alone take it so, without a context manager's coroutines."""
+        if self._held or self._interactive or self._bulk:
+            return False
+        self._held = True
+        return True
+
+    def release(self) -> None:
+        """Give back a turn taken with `take_if_free`."""
+        self._release()
+
     async def _acquire(self, queue: deque[asyncio.Future[None]]) -> None:
-        if not self._held and not self._interactive and not self._bulk:
-            self._held = True
+        if self.take_if_free():
             return
         waiter: asyncio.Future[None] = asyncio.get_running_loop().create_future()
         queue.append(waiter)

@@ -1,6 +1,7 @@
 """The aiohttp transport (bot/telegram/request.py) under the real Application, against the fake
-Bot API: what PTB sends arrives as HTTPXRequest would send it, and every failure keeps the
-contract bot/telegram/outcomes.py reads (could the request have reached Telegram?).
+Bot API: what PTB sends arrives whole (one JSON object, or a multipart form with files), and
+every failure keeps the contract bot/telegram/outcomes.py reads (could the request have reached
+Telegram?).
 
 Modelled on python-telegram-bot's own tests of HTTPXRequest (tests/request/test_request.py):
 parameters and uploads, downloads, timeouts to TimedOut, transport errors to NetworkError with
@@ -69,6 +70,8 @@ async def test_parameters_arrive_as_ptb_encodes_them(app: App, telegram: FakeTel
     edited = await app.bot.edit_message_text("edited", chat_id=CHAT, message_id=sent.message_id)
 
     call = telegram.calls_to("sendMessage")[0]
+    # One JSON object, nested objects as objects: one json.dumps, no form to quote.
+    assert call.content_type == "application/json"
     assert call.params["text"] == "Ünïcode & symbols = fine?"
     assert call.params["reply_parameters"]["message_id"] == original
     assert call.params["reply_markup"]["inline_keyboard"][0][0]["callback_data"] == "redo:1"
@@ -86,6 +89,7 @@ async def test_a_document_goes_up_as_multipart(app: App, telegram: FakeTelegram)
     assert uploaded.data == data
     assert uploaded.filename == "transcript.txt"
     assert message.caption == "The whole transcript"
+    assert telegram.calls_to("sendDocument")[0].content_type == "multipart/form-data"
     assert telegram.calls_to("sendDocument")[0].params["chat_id"] == CHAT
 
 

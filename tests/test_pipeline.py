@@ -140,6 +140,9 @@ async def test_very_long_transcript_is_sent_as_a_file(
     assert await transcript_reply(telegram, CHAT, original) == texts.SENT_AS_FILE
     assert document[0].filename == "transcript.txt"
     assert document[0].data.decode() == stt.transcript
+    # A reply to the recording, like every part of an answer.
+    [sent] = [m for m in telegram.messages(CHAT) if m.document is not None]
+    assert sent.reply_to == original
 
 
 async def test_empty_transcript_says_no_speech(

@@ -387,3 +387,36 @@ def test_garbage_is_malformed(family: str, payload: object) -> None:
 def test_unknown_family_is_a_programming_error() -> None:
     with pytest.raises(ValueError, match="family"):
         parse_result("nova", {})
+
+
+@pytest.mark.parametrize(
+    ("field", "value"),
+    [
+        ("start", float("nan")),
+        ("end", float("inf")),
+        ("start", True),
+        ("end", None),
+        ("speaker", True),
+        ("speaker", 1.0),
+        ("confidence", "0.9"),
+        ("confidence", float("nan")),
+        ("punctuated_word", 5),
+    ],
+)
+def test_a_word_with_a_bad_field_is_malformed_and_named(field: str, value: object) -> None:
+    # Words are read on a fast path that builds no error locations; one that fails it still
+    # gets the checked path's message, which names the word and the field.
+    payload = _mutated(lambda p: _alt(p)["words"][3].update({field: value}))
+    with pytest.raises(MalformedResponseError, match=rf"words\[3\]\.{field}"):
+        parse_result("deepgram", payload)
+
+
+def test_a_word_without_punctuated_word_falls_back_to_word_and_takes_whole_numbers() -> None:
+    def plain(p: dict[str, Any]) -> None:
+        word = _alt(p)["words"][1]
+        del word["punctuated_word"]
+        word.update(start=1, end=2, confidence=1)
+
+    transcript = parse_result("deepgram", _mutated(plain))
+    assert transcript.words[1] == Word("doesn't", 1.0, 2.0, 0, 1.0)
+    assert all(type(w.start) is float and type(w.end) is float for w in transcript.words)

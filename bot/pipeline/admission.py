@@ -69,7 +69,10 @@ class AdmissionPolicy(Protocol):
 
     async def record_cost(self, job: Job, credits: float | None, usd: float | None) -> None: ...
 
-    async def settle(self, job: Job) -> None: ...
+    async def settle(self, job: Job, transcript: Transcript | None) -> None:
+        """Commit a transcribed job's reservation and cache `transcript`, the job's own (read
+        once by the caller); refund a failed one."""
+        ...
 
 
 def refusal_kind(refusal: Refusal) -> str:
@@ -112,7 +115,7 @@ class NoAdmission:
     async def record_cost(self, job: Job, credits: float | None, usd: float | None) -> None:
         return None
 
-    async def settle(self, job: Job) -> None:
+    async def settle(self, job: Job, transcript: Transcript | None) -> None:
         return None
 
 
@@ -197,10 +200,8 @@ class MeteredAdmission:
         if self._spend is not None:
             await self._spend.record_cost(job.id, credits, usd)
 
-    async def settle(self, job: Job) -> None:
-        """Commit a transcribed job's reservation and cache its text; refund a failed one."""
-        if job.state == JobState.TRANSCRIBED and job.transcript is not None:
-            transcript = Transcript.from_json(job.transcript)
+    async def settle(self, job: Job, transcript: Transcript | None) -> None:
+        if job.state == JobState.TRANSCRIBED and transcript is not None:
             await self._quota.commit(job, transcript.duration)
             await self._cache.put(job.file_unique_id, job.model, job.language, transcript.text)
         elif job.state == JobState.FAILING:

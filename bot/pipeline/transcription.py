@@ -176,6 +176,12 @@ class TranscriptionService:
         self._admission: AdmissionPolicy = admission or NoAdmission()
         self._jobs = jobs
         self._backend = backend
+        # What the backend can do, asked once: a runtime-checked Protocol's isinstance walks
+        # the protocol's members each time.
+        self._progress_source = backend if isinstance(backend, ReportsProgress) else None
+        self._deletes_after_submit = (
+            isinstance(backend, SendsAudioAtSubmit) and backend.sends_audio_at_submit
+        )
         self._gateway = gateway
         self._delivery = delivery
         self._preferences = preferences
@@ -338,9 +344,7 @@ class TranscriptionService:
             and (seconds > self._max_audio_seconds)
         )
 
-    async def _transcribe(
-        self, job: Job, status: asyncio.Task[None] | None, reserved: bool
-    ) -> Job:
+    async def _transcribe(self, job: Job, status: asyncio.Task[None] | None, reserved: bool) -> Job:
         """Drive the job to `transcribed` (or leave it `failing`), resuming from its state.
 
         The recording waits on disk while the job needs it, and is deleted when this returns,
@@ -405,12 +409,7 @@ class TranscriptionService:
             AudioUpload(data=audio.path, filename=filename, mime_type=mime_type),
             self._request(job),
         )
-        backend = self._backend
-        if (
-            not audio.in_place
-            and isinstance(backend, SendsAudioAtSubmit)
-            and backend.sends_audio_at_submit
-        ):
+        if not audio.in_place and self._deletes_after_submit:
             # Uploaded: the API has it now. (Other backends read it while the job runs.)
             await _file_work(audio.size, lambda: recording.unlink(missing_ok=True))
         log.info("job %d submitted as %s", job.id, generation_id)
@@ -440,11 +439,11 @@ class TranscriptionService:
     ) -> Callable[[], str | None] | None:
         """What the status message shows as the job goes; None: nothing worth showing."""
         generation_id = job.generation_id
-        backend = self._backend
+        backend = self._progress_source
         if generation_id is None:
             return None
         tr = translator(job.locale)
-        if isinstance(backend, ReportsProgress):
+        if backend is not None:
 
             def engine_progress() -> str | None:
                 progress = backend.progress(generation_id)
@@ -530,9 +529,18 @@ class TranscriptionService:
         again after a restart is not charged twice.
         """
         undelivered: FailureReason | None = None
+        # Read once: delivery, the quota and the metrics each need it, and a long transcript's
+        # words make it the biggest thing a job parses.
+        transcript = (
+            Transcript.from_json(job.transcript)
+            if job.state == JobState.TRANSCRIBED and job.transcript is not None
+            else None
+        )
         try:
             if job.state == JobState.TRANSCRIBED:
-                await self._deliver(job)
+                if transcript is None:
+                    raise RuntimeError("a transcribed job without its transcript")
+                await self._deliver(job, transcript)
             elif job.state == JobState.FAILING:
                 reason = FailureReason.parse(job.error)
                 # Over the quota: the packs on sale, when there are any, to buy more.
@@ -548,11 +556,11 @@ class TranscriptionService:
             # Refused by Telegram as it is, or out of patience: repeating would not help.
             log.error("job %d: could not deliver: %s", job.id, _describe(error))
             undelivered = FailureReason.INTERNAL
-        await self._admission.settle(job)
+        await self._admission.settle(job, transcript)
         completed_at = self._completed_at.pop(job.id, None)
         if job.state == JobState.TRANSCRIBED and undelivered is None:
             await self._jobs.mark_delivered(job.id)
-            self._observe_delivered(job, completed_at)
+            self._observe_delivered(job, transcript, completed_at)
             return
         if job.state == JobState.TRANSCRIBED and undelivered is not None:
             await self._jobs.mark_failing(job.id, undelivered)
@@ -563,23 +571,22 @@ class TranscriptionService:
     def _age(self, job: Job) -> float:
         return max(0.0, (self._clock() - job.created_at).total_seconds())
 
-    def _observe_delivered(self, job: Job, completed_at: float | None) -> None:
+    def _observe_delivered(
+        self, job: Job, transcript: Transcript | None, completed_at: float | None
+    ) -> None:
         self._observer.job_finished("delivered", None, self._age(job))
         if completed_at is not None:
             self._observer.added_latency(max(0.0, time.monotonic() - completed_at))
-        if job.generation_id is not None and job.transcript is not None:
+        if job.generation_id is not None and transcript is not None:
             # Sent to the backend (a cached answer has no generation id): the backend's own
             # figure of the audio's length when it gives one, else the declared duration.
-            seconds = Transcript.from_json(job.transcript).duration or job.duration
+            seconds = transcript.duration or job.duration
             if seconds:
                 self._observer.audio_transcribed(job.model, seconds)
 
-    async def _deliver(self, job: Job) -> None:
-        assert job.transcript is not None
+    async def _deliver(self, job: Job, stored: Transcript) -> None:
         options = OutputOptions.from_dict(job.options)
-        transcript = with_known_language(
-            Transcript.from_json(job.transcript), get_model(job.model), job.language
-        )
+        transcript = with_known_language(stored, get_model(job.model), job.language)
         tr = translator(job.locale)
         # "Try another model" only makes sense where there is another model to try.
         buttons = self._buttons_for(tr, job.id) if len(self._preferences.offered) > 1 else None

@@ -11,6 +11,7 @@ import logging
 import math
 import string
 from collections.abc import Callable, Mapping, Sequence
+from typing import TypeGuard
 
 from bot.stt.errors import JobFailedError, MalformedResponseError
 from bot.stt.segmentation import segments_from_words
@@ -75,6 +76,34 @@ def _opt_speaker_int(value: object, where: str) -> int | None:
 
 
 # --- Deepgram (also the local API server's shape) ----------------------------------------------
+
+
+def _plain_number(value: object) -> TypeGuard[int | float]:
+    """A finite JSON number: what `_num` accepts, told without building its error location."""
+    return type(value) is int or (type(value) is float and math.isfinite(value))
+
+
+def _plain_deepgram_word(raw: object) -> Word | None:
+    """The word, when every field is as it should be; None sends it to `_deepgram_word`, which
+    says what is wrong. A transcript has a word every half second or so, and the checked path
+    builds five error locations for each: this one builds none."""
+    if type(raw) is not dict:
+        return None
+    text = raw.get("punctuated_word")
+    if text is None:
+        text = raw.get("word")
+    start, end = raw.get("start"), raw.get("end")
+    speaker, confidence = raw.get("speaker"), raw.get("confidence")
+    if (
+        type(text) is str
+        and _plain_number(start)
+        and _plain_number(end)
+        and (speaker is None or type(speaker) is int)
+        and (confidence is None or _plain_number(confidence))
+    ):
+        sure = None if confidence is None else float(confidence)
+        return Word(text, float(start), float(end), speaker, sure)
+    return None
 
 
 def _deepgram_word(raw: object, where: str) -> Word:
@@ -169,7 +198,7 @@ def _parse_deepgram(payload: object) -> Transcript:
 
     text = _opt_str(alt.get("transcript"), f"{where}.transcript") or ""
     words = tuple(
-        _deepgram_word(w, f"{where}.words[{i}]")
+        _plain_deepgram_word(w) or _deepgram_word(w, f"{where}.words[{i}]")
         for i, w in enumerate(_list(alt.get("words"), f"{where}.words"))
     )
     segments = _deepgram_utterances(results.get("utterances"), "results.utterances")

@@ -3,8 +3,10 @@
 PTB's own transport, `HTTPXRequest`, spends most of the bot's CPU per Bot API call in httpx,
 httpcore, anyio and h11 (httpcore's pool scans every connection on each request); aiohttp, which
 the rest of the bot already uses, does the same work for a fraction of the CPU
-(benchmarks/transport.py measures both). The wire format is HTTPXRequest's: PTB's JSON-encoded
-form fields, urlencoded, or multipart when files go up.
+(benchmarks/transport.py measures both). A request without files goes up as one JSON object, which
+the Bot API takes as it takes form fields: one `json.dumps` of the whole, where a urlencoded form
+JSON-encodes each field and then quotes it in Python. A request with files goes up as
+HTTPXRequest's multipart form of JSON-encoded fields.
 
 Failures keep the contract of bot/telegram/outcomes.py: a timeout raises `TimedOut`, any other
 transport failure `NetworkError`, each `from` a `RequestNotSentError` when the request never left
@@ -27,6 +29,7 @@ Timeouts map onto aiohttp's as closely as it allows:
 from __future__ import annotations
 
 import asyncio
+import json
 from typing import Any
 
 import aiohttp
@@ -35,7 +38,7 @@ from telegram._utils.types import ODVInput, UploadFileDict
 from telegram.error import NetworkError, TimedOut
 from telegram.request import BaseRequest, RequestData
 
-_FORM = "application/x-www-form-urlencoded"
+_JSON = "application/json"
 # How long a failed request's body writer may take to say whether it wrote everything.
 WRITER_SETTLE_SECONDS = 1.0
 
@@ -161,8 +164,10 @@ class AiohttpRequest(BaseRequest):
             if files:
                 options["data"] = _multipart(request_data, files)
             else:
-                options["data"] = request_data.url_encoded_parameters().encode()
-                options["headers"] = {"Content-Type": _FORM}
+                options["data"] = json.dumps(
+                    request_data.parameters, ensure_ascii=False, separators=(",", ":")
+                ).encode()
+                options["headers"] = {"Content-Type": _JSON}
         tracker = aiohttp.UploadTracker()
         try:
             async with session.request(method, url, upload_tracker=tracker, **options) as response:

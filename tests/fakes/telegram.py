@@ -289,6 +289,7 @@ class Call:
     params: JSON
     files: dict[str, UploadedFile]
     time: float  # time.monotonic() at arrival
+    content_type: str = ""  # of the request's body; "" when it had none
     status: int | None = None
     result: Any = None
     error: str | None = None
@@ -1299,7 +1300,8 @@ class FakeTelegram:
 
         `body` makes a successful answer those raw bytes (a download) instead of JSON.
         """
-        call = Call(len(self.calls), method, params, files, time.monotonic())
+        content_type = request.content_type if request.body_exists else ""
+        call = Call(len(self.calls), method, params, files, time.monotonic(), content_type)
         self.calls.append(call)
         self._notify()
         key = method.lower()
