@@ -87,6 +87,30 @@ async def test_each_media_type_is_transcribed(
     assert not telegram.calls_to("sendChatAction")
 
 
+async def test_notes_sent_together_share_one_status_and_a_later_note_gets_its_own(
+    telegram: FakeTelegram, stt: FakeStt, settings_for: SettingsFactory, running_bot: BotFactory
+) -> None:
+    stt.transcript = "Together."
+    async with running_bot(settings_for()):
+        together = [telegram.push_voice(CHAT, AUDIO)["message_id"] for _ in range(3)]
+        for original in together:
+            assert await transcript_reply(telegram, CHAT, original) == "Together."
+        later = telegram.push_voice(CHAT, AUDIO)["message_id"]
+        assert await transcript_reply(telegram, CHAT, later) == "Together."
+
+    def statuses(originals: list[int]) -> int:
+        return sum(
+            1
+            for m in telegram.messages(CHAT)
+            if m.reply_to in originals and m.text_history[:1] == [texts.TRANSCRIBING]
+        )
+
+    # The first note's status is on its way when the others start: it speaks for them all.
+    assert statuses(together) == 1
+    # Once it is done, the chat's count of statuses on their way is back to none.
+    assert statuses([later]) == 1
+
+
 async def test_commands_are_registered_and_answered(
     telegram: FakeTelegram, settings_for: SettingsFactory, running_bot: BotFactory
 ) -> None:

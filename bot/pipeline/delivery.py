@@ -19,6 +19,7 @@ waiting for. The status message is optional, and skipped under pressure (status_
 
 from __future__ import annotations
 
+import asyncio
 import logging
 from collections.abc import Awaitable, Callable, Sequence
 from dataclasses import dataclass
@@ -145,15 +146,29 @@ class DeliveryService:
         # Status messages on their way, by chat: a note sent with others needs none of its own.
         self._posting: dict[int, int] = {}
 
-    async def post_status(self, job: Job) -> None:
-        """Post "Transcribing…" under the recording: best effort, never twice, and not at all
-        when the status policy says it is not worth it now."""
+    def start_status(self, job: Job) -> asyncio.Task[None] | None:
+        """Post "Transcribing…" under the recording, in the background: best effort, never
+        twice, and not at all when the status policy says it is not worth it now (then no task
+        is made, and None is returned)."""
         chat = job.chat_id
         skip = self._status_policy.reason_to_skip(job, posting=self._posting.get(chat, 0))
         if skip is not None:
             log.debug("job %d: no status message: %s", job.id, skip)
-            return
+            return None
+        # Counted at once, so that the chat's next note, decided before this task runs, sees
+        # it; and uncounted when the task ends however it ends, cancelled before it began too.
         self._posting[chat] = self._posting.get(chat, 0) + 1
+        task = asyncio.create_task(self._post_status(job))
+        task.add_done_callback(lambda _: self._posted(chat))
+        return task
+
+    def _posted(self, chat: int) -> None:
+        if self._posting[chat] > 1:
+            self._posting[chat] -= 1
+        else:
+            del self._posting[chat]
+
+    async def _post_status(self, job: Job) -> None:
         try:
             await self._send_once(
                 job,
@@ -169,11 +184,6 @@ class DeliveryService:
             )
         except Exception as error:  # the job goes on: its answer will be a new message
             log.info("job %d: no status message (%s)", job.id, type(error).__name__)
-        finally:
-            if self._posting[chat] > 1:
-                self._posting[chat] -= 1
-            else:
-                del self._posting[chat]
 
     async def show_progress(self, job: Job, text: str) -> bool:
         """Edit the status message to `text` (how far a long job has got). False when there is
@@ -203,9 +213,7 @@ class DeliveryService:
         else:
             await self.send_once(job, key, step, reply_to=job.message_id, bulk=True)
 
-    async def _edit_or_send(
-        self, job: Job, key: str, text: str, buttons: Buttons | None
-    ) -> None:
+    async def _edit_or_send(self, job: Job, key: str, text: str, buttons: Buttons | None) -> None:
         status = await self._journal.get(job.id, STATUS_STEP)
         if (
             status is not None

@@ -310,7 +310,7 @@ class TranscriptionService:
         status: asyncio.Task[None] | None = None
         if job.state in (JobState.ACCEPTED, JobState.SUBMITTED):
             # Posted while the audio downloads (see _submit); a no-op when already posted.
-            status = asyncio.create_task(self._delivery.post_status(job))
+            status = self._delivery.start_status(job)
         try:
             try:
                 async with asyncio.timeout(self._job_timeout):

@@ -159,13 +159,14 @@ class ChatGateway:
         self._on_ambiguous = on_ambiguous
         # Told the kind (the exception's class) of every failed Bot API call, for the metrics.
         self._on_error = on_error
-        # The pipeline's sends, edits and files go through do_api_request, which warns that
-        # they have methods of their own: those parse Telegram's answer, the sent message and
-        # the one it replies to, into objects nobody reads, half of what a send costs in CPU
-        # (benchmarks/transport.py: 1.19 against 0.56 ms). Only the message id is read here.
+        # The pipeline's sends, edits, files and getFile go through do_api_request, which
+        # warns that they have methods of their own: those parse Telegram's answer, the sent
+        # message and the one it replies to, into objects nobody reads, half of what a send
+        # costs in CPU (benchmarks/transport.py: 1.19 against 0.56 ms). Only the fields used
+        # are read here.
         warnings.filterwarnings(
             "ignore",
-            message=r"Please use 'Bot\.(sendMessage|editMessageText|sendDocument)'",
+            message=r"Please use 'Bot\.(sendMessage|editMessageText|sendDocument|getFile)'",
             category=PTBUserWarning,
         )
 
@@ -398,24 +399,24 @@ class ChatGateway:
         """
 
         async def fetch() -> DownloadedFile:
-            file = await self._bot.get_file(file_id)
-            if file.file_size is not None and file.file_size > max_bytes:
-                raise FileTooBigError(f"{file.file_size} bytes")
-            if not file.file_path:
+            # Telegram's answer read raw (see _markup): a File object would only be taken apart.
+            answer = await self._bot.do_api_request("getFile", {"file_id": file_id})
+            declared = answer.get("file_size") if isinstance(answer, dict) else None
+            if isinstance(declared, int) and declared > max_bytes:
+                raise FileTooBigError(f"{declared} bytes")
+            file_path = answer.get("file_path") if isinstance(answer, dict) else None
+            if not isinstance(file_path, str) or not file_path:
                 raise DownloadError("getFile named no file path")
-            if self._local_mode:
-                in_place = self._local_file(file.file_path)
-                if in_place is not None:
-                    size = in_place.stat().st_size
-                    if size > max_bytes:
-                        raise FileTooBigError(f"{size} bytes")
-                    return DownloadedFile(in_place, size, in_place=True)
-            elif Path(file.file_path).is_absolute():
-                # Not a URL to fetch: the server runs with --local and the bot was not told.
-                raise DownloadError(
-                    "the Bot API server named a file on its disk: set TELEGRAM_LOCAL_MODE=true"
-                )
-            size = await self._stream(file.file_path, target, max_bytes)
+            if Path(file_path).is_absolute():
+                in_place = self._local_file(file_path)
+                size = in_place.stat().st_size
+                if size > max_bytes:
+                    raise FileTooBigError(f"{size} bytes")
+                return DownloadedFile(in_place, size, in_place=True)
+            # A relative path is fetched over HTTP, from a local-mode server too (it still
+            # answers so for some files).
+            url = f"{self._bot.base_file_url}/{file_path}"
+            size = await self._stream(url, target, max_bytes)
             return DownloadedFile(target, size, in_place=False)
 
         try:
@@ -429,21 +430,22 @@ class ChatGateway:
         except OSError as error:  # the temporary folder: full, gone, not writable
             raise DownloadError(f"cannot write the download: {error.strerror}") from error
 
-    def _local_file(self, file_path: str) -> Path | None:
-        """The file a local-mode server named, when it is on this disk; None when getFile gave a
-        relative path to fetch over HTTP (a server in local mode still does for some files)."""
-        if Path(file_path).is_absolute():
-            # PTB keeps an absolute path as it is only when the file exists here.
-            return Path(file_path)
-        prefix = f"{self._bot.base_file_url}/"
-        if file_path.startswith(prefix) and file_path[len(prefix) :].startswith("/"):
-            # An absolute path that is not on this disk: the server's working directory must be
-            # mounted at the same path (see README, "Files up to 2 GB").
+    def _local_file(self, file_path: str) -> Path:
+        """The file a Bot API server named by its absolute path: read where it lies."""
+        if not self._local_mode:
+            # Not a URL to fetch: the server runs with --local and the bot was not told.
+            raise DownloadError(
+                "the Bot API server named a file on its disk: set TELEGRAM_LOCAL_MODE=true"
+            )
+        path = Path(file_path)
+        if not path.is_file():
+            # The server's working directory must be mounted at the same path here (see
+            # README, "Files up to 2 GB").
             raise DownloadError(
                 "the local Bot API server's file is not on this disk "
                 "(mount its --dir at the same path here)"
             )
-        return None
+        return path
 
     async def _stream(self, url: str, target: Path, max_bytes: int) -> int:
         """GET `url` into `target` chunk by chunk; the bytes written. Failures are raised as
