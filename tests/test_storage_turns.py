@@ -133,3 +133,18 @@ async def test_a_command_waits_for_one_scan_however_many_bulk_scans_queue(
         await database.close()
     assert finished.index("command") <= 1, finished[:5]
     assert len(finished) == 301
+
+
+async def test_a_free_turn_is_taken_at_once_and_a_held_one_is_waited_for_in_line() -> None:
+    scene = Scene()
+    assert scene.turns.take_if_free()  # nobody holds it: taken without waiting
+    assert not scene.turns.take_if_free()  # held: the statement run alone must queue
+    waiter = scene.start("bulk")
+    await _settle()
+    assert scene.order == []
+    scene.turns.release()  # passed straight to the one waiting, never free in between
+    assert not scene.turns.take_if_free()
+    await waiter
+    assert scene.order == ["bulk"]
+    assert scene.turns.take_if_free()  # the waiter done, free again
+    scene.turns.release()

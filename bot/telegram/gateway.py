@@ -100,8 +100,8 @@ def _api_kwargs(**values: object) -> dict[str, object]:
 
 
 # The gateway's raw calls (do_api_request) take their objects as the JSON the Bot API reads:
-# building python-telegram-bot objects only to turn them back into dicts cost a send about a
-# tenth of its CPU.
+# python-telegram-bot's objects would be built, checked and frozen on every send only to be
+# turned back into these dicts.
 
 
 def _markup(buttons: Buttons | None) -> dict[str, object] | None:
