@@ -60,10 +60,6 @@ class Turns:
         self._held = True
         return True
 
-    def release(self) -> None:
-        """Give back a turn taken with `take_if_free`."""
-        self._release()
-
     async def _acquire(self, queue: deque[asyncio.Future[None]]) -> None:
         if self.take_if_free():
             return
@@ -74,13 +70,15 @@ class Turns:
         except asyncio.CancelledError:
             if waiter.done() and not waiter.cancelled():
                 # Handed the turn just as we were cancelled: pass it on, or nobody gets it.
-                self._release()
+                self.release()
             raise
         finally:
             if waiter in queue:
                 queue.remove(waiter)
 
-    def _release(self) -> None:
+    def release(self) -> None:
+        """Give back the turn (taken with `take_if_free`, or by `turn()`'s manager): to the next
+        waiter, interactive ones first, or free."""
         for queue in (self._interactive, self._bulk):
             while queue:
                 waiter = queue.popleft()
@@ -109,4 +107,4 @@ class _Turn:
         error: BaseException | None,
         traceback: TracebackType | None,
     ) -> None:
-        self._turns._release()
+        self._turns.release()

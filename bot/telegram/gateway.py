@@ -401,10 +401,11 @@ class ChatGateway:
         async def fetch() -> DownloadedFile:
             # Telegram's answer read raw (see _markup): a File object would only be taken apart.
             answer = await self._bot.do_api_request("getFile", {"file_id": file_id})
-            declared = answer.get("file_size") if isinstance(answer, dict) else None
+            file = answer if isinstance(answer, dict) else {}
+            declared = file.get("file_size")
             if isinstance(declared, int) and declared > max_bytes:
                 raise FileTooBigError(f"{declared} bytes")
-            file_path = answer.get("file_path") if isinstance(answer, dict) else None
+            file_path = file.get("file_path")
             if not isinstance(file_path, str) or not file_path:
                 raise DownloadError("getFile named no file path")
             if Path(file_path).is_absolute():
