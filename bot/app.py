@@ -355,6 +355,7 @@ class BotRuntime:
             extras=summaries.summaries,
             observer=self.metrics,
             reports=self._reports,
+            one_commit=self._database.one_commit,
         )
         self.services = Services(
             settings=settings,

@@ -36,6 +36,10 @@ def register_handlers(application: Application[Any, BotContext, Any, Any, BotDat
     application.add_handlers(user_handlers(), group=RECORD_GROUP)
     application.add_handlers(
         [
+            # Recordings first: they are most of the updates, and none of the other handlers
+            # here takes one (they match commands, buttons, text and payments), so a note is
+            # not tried against thirty of them before its own.
+            *media_handlers(),
             *admin_handlers(application.bot_data),
             *account_handlers(),
             *payment_handlers(application.bot_data),
@@ -45,7 +49,6 @@ def register_handlers(application: Application[Any, BotContext, Any, Any, BotDat
             *language_handlers(),
             *settings_handlers(),
             *summary_handlers(),
-            *media_handlers(),
             *fallback_handlers(),
         ]
     )

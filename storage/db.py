@@ -27,6 +27,10 @@ Statements on the event loop must find their rows through an index, by key or ov
 range: a scan there would stall every chat.
 Work on each connection takes its turn (storage/turns.py: interactive work first), so two
 coroutines never interleave statements inside one transaction.
+
+Writes that follow one another with nothing awaited between them can share one commit
+(`one_commit`): a commit costs a write as much again as the write itself (WAL frames, file
+locks), and a finished job's last writes are three commits otherwise.
 """
 
 from __future__ import annotations
@@ -244,6 +248,9 @@ class Database:
         self._thread_turns = Turns()
         self._commits_since_checkpoint = 0
         self._checkpoint: asyncio.Task[None] | None = None
+        # The task whose writes now go into one transaction (`one_commit`), holding the
+        # writer's turn; None when there is none.
+        self._one_commit_task: asyncio.Task[Any] | None = None
 
     @classmethod
     async def open(cls, path: Path, *, lock_wait_seconds: float = LOCK_WAIT_SECONDS) -> Database:
@@ -279,7 +286,12 @@ class Database:
     @asynccontextmanager
     async def transaction(self) -> AsyncIterator[Statements]:
         """An IMMEDIATE transaction on the writer: the write lock is taken up front, so
-        check-then-write is atomic. Its statements must find their rows through an index."""
+        check-then-write is atomic. Its statements must find their rows through an index.
+        Inside `one_commit` it is a savepoint of that transaction instead, committed with it."""
+        if self._inside_one_commit():
+            async with self._savepoint() as statements:
+                yield statements
+            return
         async with self._writer_turns.turn():
             # Waiting for the lock can be cancelled; then nothing has begun.
             await self._writer.run("BEGIN IMMEDIATE")
@@ -294,6 +306,59 @@ class Database:
                 self._writer.roll_back()  # a COMMIT that failed (disk full) leaves it open
                 raise
             self._committed()
+
+    @asynccontextmanager
+    async def one_commit(self) -> AsyncIterator[None]:
+        """Run the block's writes (statements alone and transactions alike) as one transaction,
+        committed when it ends, or rolled back whole if it raises.
+
+        For writes that follow one another with nothing else awaited between them: the block
+        holds the writer's turn, so every other write waits for it to end. Reads by key inside
+        it see its writes. Only the task that opened it writes into it (a task it starts
+        writes on its own), and what runs on aiosqlite's thread is refused inside it. A block
+        inside another one joins it.
+        """
+        task = asyncio.current_task()
+        if task is not None and task is self._one_commit_task:
+            yield
+            return
+        async with self._writer_turns.turn():
+            await self._writer.run("BEGIN IMMEDIATE")
+            self._one_commit_task = task
+            try:
+                yield
+            except BaseException:
+                self._one_commit_task = None
+                self._writer.roll_back()
+                raise
+            self._one_commit_task = None
+            try:
+                await self._writer.run("COMMIT")
+            except BaseException:
+                self._writer.roll_back()
+                raise
+            self._committed()
+
+    def _inside_one_commit(self) -> bool:
+        owner = self._one_commit_task
+        return owner is not None and owner is asyncio.current_task()  # None: the usual case
+
+    def _refuse_inside_one_commit(self, what: str) -> None:
+        if self._inside_one_commit():
+            # It would wait for the writer's turn this block holds, or not see its writes.
+            raise RuntimeError(f"{what} cannot run inside one_commit")
+
+    @asynccontextmanager
+    async def _savepoint(self) -> AsyncIterator[Statements]:
+        """A transaction within `one_commit`'s: undone alone when its block raises."""
+        await self._writer.run("SAVEPOINT nested")
+        try:
+            yield _WriterStatements(self._writer)
+        except BaseException:
+            await self._writer.run("ROLLBACK TO nested")
+            await self._writer.run("RELEASE nested")
+            raise
+        await self._writer.run("RELEASE nested")
 
     async def execute(self, sql: str, params: Params = ()) -> int:
         """Run one statement; return how many rows it changed."""
@@ -312,7 +377,10 @@ class Database:
 
     async def _write_alone(self, sql: str, params: Params) -> sqlite3.Cursor:
         """One statement, a transaction of its own, in a turn on the writer. The caller reads
-        the cursor before it next waits: nothing else can run on the writer until then."""
+        the cursor before it next waits: nothing else can run on the writer until then.
+        Inside `one_commit`, it is one more statement of that transaction."""
+        if self._inside_one_commit():
+            return await self._writer.run(sql, params)
         turns = self._writer_turns
         if turns.take_if_free():  # nearly always: the statement runs without waiting
             try:
@@ -355,6 +423,8 @@ class Database:
         """The few rows an index finds by key, on the event loop's reader. Never a scan: that
         goes to `fetch_all`, off the event loop."""
         values = _values(params)
+        if self._inside_one_commit():
+            return (await self._writer.run(sql, values)).fetchall()  # it sees the block's writes
         try:
             return self._reader.execute(sql, values).fetchall()
         except sqlite3.OperationalError as error:
@@ -379,6 +449,7 @@ class Database:
         rows (retention). It holds the writer's turn too: the writer's statements queue for it
         meanwhile, however long it takes, instead of spinning on SQLite's lock until their lock
         wait runs out (that wait is for other processes)."""
+        self._refuse_inside_one_commit("a maintenance transaction")
         connection = self._thread_connection
         async with self._writer_turns.turn(), self._thread_turns.turn():
             try:
@@ -402,6 +473,7 @@ class Database:
         waits for a reader, such as a backup in progress). The vacuum takes SQLite's write
         lock, so it holds the writer's turn, as a maintenance transaction does.
         """
+        self._refuse_inside_one_commit("reclaiming free pages")
         async with self._writer_turns.turn(), self._thread_turns.turn():
             cursor = await self._thread_connection.execute("PRAGMA freelist_count")
             row = await cursor.fetchone()
@@ -415,5 +487,6 @@ class Database:
 
     async def _rows_in_thread(self, sql: str, params: Params) -> list[Row]:
         # One trip to aiosqlite's thread: the statement and all its rows together.
+        self._refuse_inside_one_commit("a read on aiosqlite's thread")
         async with self._thread_turns.turn():
             return list(await self._thread_connection.execute_fetchall(sql, _values(params)))

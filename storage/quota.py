@@ -279,19 +279,23 @@ class QuotaLedger:
         row = await self._db.fetch_one("SELECT * FROM quota_ledger WHERE job_id = ?", (job_id,))
         return _entry(row) if row else None
 
-    async def commit(self, job_id: int, *, seconds: float, billed: float) -> bool:
-        """Charge `seconds` to the quota for a reserved job; count `billed` seconds of audio in
-        the statistics. False when the job had no open reservation (already settled)."""
+    async def commit(
+        self, job_id: int, *, charge: Callable[[float, Basis], tuple[float, float]]
+    ) -> bool:
+        """Settle a reserved job: `charge(reserved seconds, their basis)` says the seconds to
+        charge to the quota and the seconds of audio to count in the statistics. False when the
+        job had no open reservation (already settled)."""
         now = self._clock()
         async with self._db.transaction() as connection:
             found = await connection.fetch_all(
-                """SELECT seconds, paid_seconds FROM quota_ledger
+                """SELECT seconds, paid_seconds, basis FROM quota_ledger
                    WHERE job_id = ? AND state = 'reserved'""",
                 (job_id,),
             )
             if not found:
                 return False
             reserved = next(iter(found))
+            seconds, billed = charge(reserved["seconds"], reserved["basis"])
             # Charged less than reserved: the bought seconds go back first. Charged more (a
             # measured duration the backend's report exceeds): the free quota takes the rest,
             # as it did before purchases, so a balance can never go below zero.

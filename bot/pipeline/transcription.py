@@ -14,6 +14,7 @@ import contextlib
 import logging
 import time
 from collections.abc import AsyncIterator, Callable
+from contextlib import AbstractAsyncContextManager
 from dataclasses import dataclass
 from datetime import UTC, datetime
 from pathlib import Path
@@ -163,6 +164,7 @@ class TranscriptionService:
         extras: TranscriptExtras | None = None,
         observer: PipelineObserver | None = None,
         reports: JobReports | None = None,
+        one_commit: Callable[[], AbstractAsyncContextManager[object]] = contextlib.nullcontext,
     ) -> None:
         # The operator's metrics, and what the STT API reported about each job (its cost, its
         # polls); neither changes what a job does.
@@ -197,6 +199,8 @@ class TranscriptionService:
         self._clock = clock
         self._buttons_for = buttons_for
         self._extras = extras
+        # The database's `one_commit`: writes that follow one another, as one commit.
+        self._one_commit = one_commit
 
     async def accept(
         self,
@@ -556,15 +560,20 @@ class TranscriptionService:
             # Refused by Telegram as it is, or out of patience: repeating would not help.
             log.error("job %d: could not deliver: %s", job.id, _describe(error))
             undelivered = FailureReason.INTERNAL
-        await self._admission.settle(job, transcript)
         completed_at = self._completed_at.pop(job.id, None)
-        if job.state == JobState.TRANSCRIBED and undelivered is None:
-            await self._jobs.mark_delivered(job.id)
+        delivered = job.state == JobState.TRANSCRIBED and undelivered is None
+        # The quota settled and the job closed in one commit: nothing is awaited in between.
+        async with self._one_commit():
+            await self._admission.settle(job, transcript)
+            if delivered:
+                await self._jobs.mark_delivered(job.id)
+            else:
+                if job.state == JobState.TRANSCRIBED and undelivered is not None:
+                    await self._jobs.mark_failing(job.id, undelivered)
+                await self._jobs.mark_failed(job.id)
+        if delivered:
             self._observe_delivered(job, transcript, completed_at)
             return
-        if job.state == JobState.TRANSCRIBED and undelivered is not None:
-            await self._jobs.mark_failing(job.id, undelivered)
-        await self._jobs.mark_failed(job.id)
         reason = undelivered or FailureReason.parse(job.error)
         self._observer.job_finished("failed", reason.value, self._age(job))
 

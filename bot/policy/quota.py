@@ -236,13 +236,15 @@ class QuotaService:
         return refusal
 
     async def commit(self, job: Job, reported: float | None) -> None:
-        entry = await self._ledger.get(job.id)
-        if entry is None or entry.state != "reserved":
-            return
-        charged = quota_math.commit_seconds(entry.seconds, entry.basis, reported)
-        # The statistics count what the operator paid for: the backend's figure when it has one.
-        billed = reported if reported is not None and reported >= 0 else charged
-        await self._ledger.commit(job.id, seconds=charged, billed=billed)
+        def charge(reserved: float, basis: Basis) -> tuple[float, float]:
+            charged = quota_math.commit_seconds(reserved, basis, reported)
+            # The statistics count what the operator paid for: the backend's figure when it
+            # has one.
+            billed = reported if reported is not None and reported >= 0 else charged
+            return charged, billed
+
+        # Read and settled in one transaction: nothing settles it in between.
+        await self._ledger.commit(job.id, charge=charge)
 
     async def refund(self, job: Job) -> None:
         if await self._ledger.refund(job.id):
