@@ -27,9 +27,11 @@ Scenarios (issue 9, item 7):
 Each run ends by itself: when every note is settled (its whole transcript shows, or it got the
 failure notice that is right for it) and the bot has made no request for a short while, when
 the bot has made no request at all for longer (it gave up, or died), or at the scenario's
-deadline. Then the bot gets SIGTERM and the verdict is taken. What a bot would do after that
-is not seen: a duplicate that a retry sends later than `settle_quiet` after the bot's last
-request, or a note answered only after yet another restart, is not counted.
+deadline. A request a fake is holding (a hang, a slow answer) is the bot waiting, not silence:
+a poll that hangs 30 s, then a retry's backoff of up to 15 s, is not a bot that gave up. Then
+the bot gets SIGTERM and the verdict is taken. What a bot would do after that is not seen: a
+duplicate that a retry sends later than `settle_quiet` after the bot's last request, or a note
+answered only after yet another restart, is not counted.
 
 Notes, fault draws and kill moments come from the seed; the interleaving of two processes does
 not, so two runs with one seed may differ in detail. `--bot-root` runs the bot package of

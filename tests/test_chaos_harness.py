@@ -7,6 +7,7 @@ table cannot come from a lenient harness.
 
 from __future__ import annotations
 
+import asyncio
 import json
 import sqlite3
 from collections.abc import AsyncIterator
@@ -280,3 +281,40 @@ async def test_a_note_is_settled_only_once_its_whole_transcript_shows(
         assert await settled() == 0, "a transcript cut short is not an answer yet"
         await reply(" ".join(words[3:]))
         assert await settled() == 1
+
+
+async def test_a_request_the_fakes_hold_is_waiting_not_idleness(
+    fakes: tuple[FakesServer, str],
+) -> None:
+    """The harness gives a scenario up once the bot has been idle a while. A request a fake
+    holds (a hang, a slow answer) is the bot waiting, not idle; a long poll is idle."""
+    server, control = fakes
+    storm = {"rates": [{"endpoint": "create", "kind": "hang", "probability": 1, "seconds": 1.5}]}
+    async with aiohttp.ClientSession() as http:
+
+        async def idle_for() -> float:
+            async with http.get(f"{control}/progress") as response:
+                seconds: float = (await response.json())["idle_for"]
+                return seconds
+
+        async with http.post(f"{control}/stt/faults", json=storm) as response:
+            assert response.status == 200
+        telegram = server.telegram
+        long_poll = asyncio.create_task(
+            http.post(f"{telegram.base_url}{telegram.token}/getUpdates", json={"timeout": 3})
+        )
+        await asyncio.sleep(0.3)
+        assert await idle_for() >= 0.3, "a long poll waiting for updates is no work"
+        held = asyncio.create_task(
+            http.post(
+                f"{server.stt.url}/stt/create",
+                headers={"Authorization": f"Bearer {server.stt.api_key}"},
+                json={"model": "#g1_whisper-small", "url": "https://example.com/a.ogg"},
+            )
+        )
+        await asyncio.sleep(0.5)
+        assert await idle_for() == 0.0  # held by the hang: the bot is waiting
+        (await held).release()
+        await asyncio.sleep(0.3)
+        assert 0.2 <= await idle_for() < 1.0  # silent since the answer, not since the request
+        (await long_poll).release()

@@ -45,6 +45,7 @@ from typing import Any
 
 from aiohttp import web
 
+from tests.fakes.activity import idle_for
 from tests.fakes.notes import (
     Note,
     marker_for,
@@ -62,8 +63,6 @@ DEFAULT_API_KEY = "aiml-chaos-key-0123456789abcdef"
 # The text of the status message the bot posts at once. A reply that still shows it is not an
 # answer; any other reply without the transcript is a failure notice.
 STATUS_TEXT = "Transcribing…"
-# Requests that show the bot at work; a long poll that idles is not work.
-_IDLE_METHODS = frozenset({"getupdates"})
 
 Handler = Callable[[web.Request], Awaitable[web.StreamResponse]]
 
@@ -79,7 +78,6 @@ class FakesServer:
         self.notes: list[Note] = []
         self._by_marker: dict[str, Note] = {}
         self._random = random.Random(seed + 2)
-        self._last_activity = time.monotonic()
         self._get_updates = 0
         self._first_batch_at: float | None = None
         self._generations: dict[str, list[Job]] = {}
@@ -136,10 +134,8 @@ class FakesServer:
         return transcript_for(upload.data or b"") or "not a chaos note"
 
     def _saw_call(self, call: Call) -> None:
-        if call.method.lower() in _IDLE_METHODS:
+        if call.method.lower() == "getupdates":
             self._get_updates += 1
-            return
-        self._last_activity = time.monotonic()
 
     # --- control handlers ---------------------------------------------------------------
 
@@ -220,9 +216,9 @@ class FakesServer:
         """How far things went. A note is `settled` when bot messages show every word of its
         transcript, or a reply to it without any shows something other than the status text
         (a failure notice) and the API failed every generation of the note;
-        `idle_for` is how long the bot has made no request but long polls, to either fake."""
+        `idle_for` is how long neither fake has had a request of the bot's but long polls come
+        or go: 0 while one holds a request (a hang, a slow answer), since then the bot waits."""
         now = time.monotonic()
-        last_stt = self.stt.requests[-1].at if self.stt.requests else 0.0
         if self._first_batch_at is None:
             batch = next(
                 (c for c in self.telegram.calls_to("getUpdates") if c.ok and c.result), None
@@ -233,7 +229,7 @@ class FakesServer:
         return {
             "notes": len(self.notes),
             "settled": settled,
-            "idle_for": now - max(self._last_activity, last_stt),
+            "idle_for": idle_for(self.telegram.activity, self.stt.activity),
             "get_updates": self._get_updates,
             "first_batch_age": None if self._first_batch_at is None else now - self._first_batch_at,
             "stt_jobs": len(self.stt.jobs),

@@ -27,6 +27,7 @@ from typing import Literal
 
 from aiohttp import BodyPartReader, web
 
+from tests.fakes.activity import Activity
 from tests.fakes.faults import Fault, FaultTable
 
 Endpoint = Literal["create", "fetch"]
@@ -190,6 +191,8 @@ class FakeStt:
         self.create_headers: dict[str, str] = {}
         self.completion_headers: dict[str, str] = {}
         self.requests: list[RecordedRequest] = []
+        # Requests being served now, and when the last came or went (the chaos harness).
+        self.activity = Activity()
         self.jobs: dict[str, Job] = {}
         self._forced: dict[Endpoint, deque[_Forced]] = {"create": deque(), "fetch": deque()}
         self.faults = FaultTable(STT_FAULT_KINDS, seed)
@@ -696,7 +699,9 @@ class FakeStt:
 
 def create_app(fake: FakeStt) -> web.Application:
     """The aiohttp application serving `fake`'s API under /v1."""
-    app = web.Application(client_max_size=64 * 1024 * 1024)
+    app = web.Application(
+        client_max_size=64 * 1024 * 1024, middlewares=[fake.activity.middleware]
+    )
     app.router.add_post("/v1/stt/create", fake.handle_create)
     app.router.add_get("/v1/stt/{generation_id}", fake.handle_fetch)
     return app

@@ -54,6 +54,7 @@ from typing import Any, Final, TypedDict, TypeVar, Unpack
 
 from aiohttp import web
 
+from tests.fakes.activity import Activity
 from tests.fakes.faults import Fault, FaultTable
 from tests.fakes.webhook import WebhookConfig, WebhookSender
 
@@ -456,6 +457,10 @@ def _decode_value(name: str, value: Any) -> Any:
 # --------------------------------------------------------------------------------------------
 
 
+def _is_long_poll(request: web.Request) -> bool:
+    return request.match_info.get("method", "").lower() == "getupdates"
+
+
 class FakeTelegram:
     """A Bot API server on 127.0.0.1 with recorded state, update builders and fault injection."""
 
@@ -497,6 +502,9 @@ class FakeTelegram:
         self.callback_answers: dict[str, JSON] = {}  # callback_query_id -> answer params
         self.blocked_chats: set[int] = set()
         self.local_mode: LocalMode | None = None  # see enable_local_mode
+        # Requests being served now, and when the last came or went (the chaos harness); a
+        # long poll waiting for updates is no sign of work.
+        self.activity = Activity(ignore=_is_long_poll)
 
         self._url: str | None = None
         self._runner: web.AppRunner | None = None
@@ -568,7 +576,9 @@ class FakeTelegram:
         return f"{self.url}/file/bot"
 
     async def start(self) -> str:
-        app = web.Application(client_max_size=MAX_UPLOAD_SIZE + 1_000_000)
+        app = web.Application(
+            client_max_size=MAX_UPLOAD_SIZE + 1_000_000, middlewares=[self.activity.middleware]
+        )
         app.router.add_route("*", "/bot{token}/{method}", self._handle_method)
         app.router.add_get("/file/bot{token}/{file_path:.+}", self._handle_download)
         # No access log: request paths carry the bot token. A short shutdown_timeout: pending
