@@ -42,9 +42,7 @@ async def test_the_blocks_writes_are_committed_together_when_it_ends(
     async with database.one_commit():
         await put(database, "probe-a", "1")
         async with database.transaction() as connection:
-            await connection.execute(
-                "INSERT INTO app_meta (name, value) VALUES ('probe-b', '2')"
-            )
+            await connection.execute("INSERT INTO app_meta (name, value) VALUES ('probe-b', '2')")
         await put(database, "probe-c", "3")
         # Nothing is committed yet: another connection sees none of it ...
         assert outside_view(path) == {}

@@ -699,9 +699,7 @@ class FakeStt:
 
 def create_app(fake: FakeStt) -> web.Application:
     """The aiohttp application serving `fake`'s API under /v1."""
-    app = web.Application(
-        client_max_size=64 * 1024 * 1024, middlewares=[fake.activity.middleware]
-    )
+    app = web.Application(client_max_size=64 * 1024 * 1024, middlewares=[fake.activity.middleware])
     app.router.add_post("/v1/stt/create", fake.handle_create)
     app.router.add_get("/v1/stt/{generation_id}", fake.handle_fetch)
     return app
