@@ -16,6 +16,7 @@ from pathlib import Path
 import pytest
 
 from bot.presentation import texts
+from bot.telegram.intake import MAX_ATTEMPTS
 from storage.db import Database
 from storage.inbox import InboxRepository
 from tests.conftest import BotFactory, SettingsFactory
@@ -162,8 +163,15 @@ async def test_updates_saved_before_a_stop_are_handled_once_after_it(
     started (replayed: its job is keyed by the message, so replaying is safe)."""
     telegram.add_chat(CHAT, "private")
     stored = telegram.register_file(AUDIO, kind="voice")
-    voice = _message(11, voice={"file_id": stored.file_id, "file_unique_id": stored.file_unique_id,
-                                "duration": 3, "mime_type": "audio/ogg"})
+    voice = _message(
+        11,
+        voice={
+            "file_id": stored.file_id,
+            "file_unique_id": stored.file_unique_id,
+            "duration": 3,
+            "mime_type": "audio/ogg",
+        },
+    )
     database = await Database.open(database_path)
     inbox = InboxRepository(database)
     await inbox.save(
@@ -189,6 +197,64 @@ async def test_updates_saved_before_a_stop_are_handled_once_after_it(
     # (The fake never saw message 11, so it records the reply without a reply target.)
     assert [m.text for m in sent].count(stt.transcript) == 1
     assert len(stt.requests_to("create")) == 1
+
+
+async def test_a_recording_that_keeps_killing_the_bot_is_poisoned_though_its_first_start_is_free(
+    telegram: FakeTelegram,
+    stt: FakeStt,
+    settings_for: SettingsFactory,
+    running_bot: BotFactory,
+    database_path: Path,
+) -> None:
+    """A recording's first start goes unrecorded (it is safe to replay), so the inbox cannot
+    count it; every start after a restart is recorded, and the poison limit still holds.
+
+    As crashes leave the inbox: update 1 was started and killed the process MAX_ATTEMPTS
+    times after restarts (poisoned now, never handled); update 2 was cut off in its first,
+    unrecorded start (handled once now, the start recorded); update 3 arrives fresh (handled,
+    no start recorded); so does the command of update 4 (its start is recorded)."""
+    telegram.add_chat(CHAT, "private")
+    stored = telegram.register_file(AUDIO, kind="voice")
+    file = {"file_id": stored.file_id, "file_unique_id": stored.file_unique_id, "duration": 3}
+    database = await Database.open(database_path)
+    inbox = InboxRepository(database)
+    await inbox.save(
+        [
+            {"update_id": 1, "message": _message(21, voice=file)},
+            {"update_id": 2, "message": _message(22, voice=file)},
+        ]
+    )
+    for _ in range(MAX_ATTEMPTS):
+        await inbox.mark_started(1)
+    await database.close()
+
+    async with running_bot(settings_for()) as runtime:
+        assert runtime.intake is not None and runtime.services is not None
+        await runtime.intake.wait_idle(5)
+        fresh = telegram.push_voice(CHAT, AUDIO)["message_id"]
+        assert await transcript_reply(telegram, CHAT, fresh) == stt.transcript
+        telegram.push_text(CHAT, "/help")
+        help_text = texts.HELP[:30]
+        await telegram.wait_for(
+            lambda: any((m.text or "").startswith(help_text) for m in telegram.messages(CHAT)),
+            what="the answer to /help",
+        )
+        await runtime.intake.wait_idle(5)
+        await runtime.services.supervisor.wait_idle(10)
+
+    with sqlite3.connect(database_path) as connection:
+        rows = {
+            update_id: (state, attempts)
+            for update_id, state, attempts in connection.execute(
+                "SELECT update_id, state, attempts FROM inbox ORDER BY update_id"
+            )
+        }
+    assert rows.pop(1) == ("poisoned", MAX_ATTEMPTS)
+    assert rows.pop(2) == ("done", 1)
+    assert sorted(rows.values()) == [("done", 0), ("done", 1)]  # the fresh note, the command
+    # Update 1 never reached the API; updates 2 and 3 did, once each.
+    assert len(stt.requests_to("create")) == 2
+    assert [m.text for m in telegram.messages(CHAT) if m.from_bot].count(stt.transcript) == 2
 
 
 def _message(message_id: int, **content: object) -> dict[str, object]:

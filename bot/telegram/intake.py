@@ -10,8 +10,12 @@ Handling again must not answer twice. Media messages are safe to replay: a job i
 chat and message, so the second pass finds the job and does nothing. Other updates (commands,
 button taps) whose handling had *started* when the process died may already have been answered:
 they are not replayed, but logged and counted, since Telegram cannot tell us whether the answer
-went out. An update that cannot be parsed, or that keeps failing, is poisoned: recorded, logged
-once, and skipped, so it never blocks the updates behind it.
+went out. So a start is recorded (state `started`, one more attempt) before the handlers run,
+except the first start of a recording: it is safe to replay, so nothing depends on knowing it
+began, and that saves a commit on every recording. Every start after a restart is recorded, so
+a recording that keeps killing the process is still caught, its unrecorded first start making
+it one more than MAX_ATTEMPTS. An update that cannot be parsed, or that keeps failing, is
+poisoned: recorded, logged once, and skipped, so it never blocks the updates behind it.
 """
 
 from __future__ import annotations
@@ -42,6 +46,11 @@ _MEDIA_KEYS = ("voice", "audio", "video_note", "video", "document")
 # refunds nothing more and tells the user nothing twice, while skipping one cut off by a stop
 # could lose a credit the user paid for.
 _PAYMENT_KEYS = ("successful_payment", "refunded_payment")
+
+
+def is_recording(payload: JSON) -> bool:
+    message = payload.get("message")
+    return isinstance(message, dict) and any(key in message for key in _MEDIA_KEYS)
 
 
 def replay_is_safe(payload: JSON) -> bool:
@@ -81,7 +90,8 @@ class UpdateIntake:
         fresh = set(await self._inbox.save(valid))
         for update in valid:
             if update["update_id"] in fresh:
-                self._dispatch(InboxEntry(update["update_id"], update, InboxState.RECEIVED, 0))
+                entry = InboxEntry(update["update_id"], update, InboxState.RECEIVED, 0)
+                self._dispatch(entry, first_start=True)
 
     async def replay_pending(self) -> int:
         """At start-up: handle again every update that was saved but not done."""
@@ -100,34 +110,37 @@ class UpdateIntake:
                 self._on_event("interrupted")
                 await self._inbox.mark_done(entry.update_id, "interrupted")
                 continue
-            self._dispatch(entry)
+            self._dispatch(entry, first_start=False)
             replayed += 1
         return replayed
 
-    def _dispatch(self, entry: InboxEntry) -> None:
-        task = asyncio.create_task(self._handle(entry), name=f"update-{entry.update_id}")
+    def _dispatch(self, entry: InboxEntry, *, first_start: bool) -> None:
+        """`first_start`: just received, never handled before (see the module's docstring)."""
+        task = asyncio.create_task(
+            self._handle(entry, first_start), name=f"update-{entry.update_id}"
+        )
         self._tasks.add(task)
         task.add_done_callback(self._tasks.discard)
 
-    async def _handle(self, entry: InboxEntry) -> None:
-        message = entry.payload.get("message")
-        if isinstance(message, dict) and any(key in message for key in _MEDIA_KEYS):
+    async def _handle(self, entry: InboxEntry, first_start: bool) -> None:
+        if is_recording(entry.payload):
             async with self._slots:
-                await self._handle_now(entry)
+                await self._handle_now(entry, first_start)
             return
         # Commands and button taps: a person waits for the answer, so their database work
         # goes before the recordings' too (and jobs they start, as background work, do not).
         with interactive_work():
             async with self._interactive_slots:
-                await self._handle_now(entry)
+                await self._handle_now(entry, first_start)
 
-    async def _handle_now(self, entry: InboxEntry) -> None:
+    async def _handle_now(self, entry: InboxEntry, first_start: bool) -> None:
         try:
             update = Update.de_json(entry.payload, self._application.bot)
         except Exception as error:
             await self._poison(entry.update_id, f"cannot parse: {type(error).__name__}")
             return
-        await self._inbox.mark_started(entry.update_id)
+        if not (first_start and is_recording(entry.payload)):
+            await self._inbox.mark_started(entry.update_id)
         # Errors inside handlers go to the Application's error handler, which answers the
         # user; process_update itself returns normally.
         await self._application.process_update(update)
