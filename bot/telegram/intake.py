@@ -49,16 +49,17 @@ _PAYMENT_KEYS = ("successful_payment", "refunded_payment")
 
 
 def is_recording(payload: JSON) -> bool:
-    message = payload.get("message")
-    return isinstance(message, dict) and any(key in message for key in _MEDIA_KEYS)
+    return _message_has(payload, _MEDIA_KEYS)
 
 
 def replay_is_safe(payload: JSON) -> bool:
     """Whether handling this update a second time cannot answer twice (see the module doc)."""
+    return _message_has(payload, (*_MEDIA_KEYS, *_PAYMENT_KEYS))
+
+
+def _message_has(payload: JSON, keys: tuple[str, ...]) -> bool:
     message = payload.get("message")
-    return isinstance(message, dict) and any(
-        key in message for key in (*_MEDIA_KEYS, *_PAYMENT_KEYS)
-    )
+    return isinstance(message, dict) and any(key in message for key in keys)
 
 
 class UpdateIntake:
