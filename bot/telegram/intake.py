@@ -48,7 +48,7 @@ _MEDIA_KEYS = ("voice", "audio", "video_note", "video", "document")
 _PAYMENT_KEYS = ("successful_payment", "refunded_payment")
 
 
-def is_recording(payload: JSON) -> bool:
+def _is_recording(payload: JSON) -> bool:
     return _message_has(payload, _MEDIA_KEYS)
 
 
@@ -124,23 +124,24 @@ class UpdateIntake:
         task.add_done_callback(self._tasks.discard)
 
     async def _handle(self, entry: InboxEntry, first_start: bool) -> None:
-        if is_recording(entry.payload):
+        if _is_recording(entry.payload):
             async with self._slots:
-                await self._handle_now(entry, first_start)
+                # Safe to replay: only the starts after a restart are recorded.
+                await self._handle_now(entry, record_start=not first_start)
             return
         # Commands and button taps: a person waits for the answer, so their database work
         # goes before the recordings' too (and jobs they start, as background work, do not).
         with interactive_work():
             async with self._interactive_slots:
-                await self._handle_now(entry, first_start)
+                await self._handle_now(entry, record_start=True)
 
-    async def _handle_now(self, entry: InboxEntry, first_start: bool) -> None:
+    async def _handle_now(self, entry: InboxEntry, *, record_start: bool) -> None:
         try:
             update = Update.de_json(entry.payload, self._application.bot)
         except Exception as error:
             await self._poison(entry.update_id, f"cannot parse: {type(error).__name__}")
             return
-        if not (first_start and is_recording(entry.payload)):
+        if record_start:
             await self._inbox.mark_started(entry.update_id)
         # Errors inside handlers go to the Application's error handler, which answers the
         # user; process_update itself returns normally.
