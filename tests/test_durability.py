@@ -18,6 +18,7 @@ from pathlib import Path
 import pytest
 
 from bot.app import BotRuntime
+from bot.stt.types import Transcript
 from tests.conftest import API_KEY, BOT_TOKEN, BotFactory, SettingsFactory, bot_environment
 from tests.fakes.stt import FakeStt
 from tests.fakes.telegram import Call, FakeTelegram
@@ -93,6 +94,55 @@ async def test_an_expired_generation_id_is_submitted_again(
     assert len(transcript_messages(telegram, stt.transcript)) == 1
     [row] = job_rows(database_path)
     assert row["state"] == "delivered" and row["submissions"] == 2
+
+
+async def test_an_answer_sent_before_a_stop_is_neither_sent_again_nor_edited_in(
+    telegram: FakeTelegram,
+    stt: FakeStt,
+    settings_for: SettingsFactory,
+    running_bot: BotFactory,
+    database_path: Path,
+) -> None:
+    """The journal alone says a step sent as a new message is done (the job row counts only
+    edits): stopped after the answer went out and before the job closed, the restart finds
+    the step in the journal. It must not send it again, nor edit the status message into a
+    second copy, and the job closes with its quota settled."""
+    settings = settings_for()
+    original, row = await submit_then_stop(telegram, stt, running_bot(settings), database_path)
+    with sqlite3.connect(database_path) as connection:
+        [(status_id,)] = connection.execute(
+            "SELECT message_id FROM sends WHERE step = 'status' AND state = 'confirmed'"
+        )
+        # As the stop left it: transcribed, and its answer (the status could not be edited)
+        # sent as a new message and confirmed, the job not closed yet.
+        connection.execute(
+            "UPDATE jobs SET state = 'transcribed', transcript = ? WHERE id = ?",
+            (Transcript(text=stt.transcript, duration=3.0).to_json(), row["id"]),
+        )
+        connection.execute(
+            """INSERT INTO sends (job_id, step, state, message_id, attempts, updated_at)
+               VALUES (?, 'step0', 'confirmed', ?, 1, '2026-01-01T00:00:00.000+00:00')""",
+            (row["id"], status_id + 1),
+        )
+    calls_before = len(telegram.calls)
+
+    async with running_bot(settings) as runtime:
+        assert runtime.services is not None
+        await telegram.wait_for(
+            lambda: job_rows(database_path)[0]["state"] == "delivered",
+            timeout=20,
+            what="the job closed after the restart",
+        )
+        await runtime.services.supervisor.wait_idle(5)
+
+    after = [call.method for call in telegram.calls[calls_before:]]
+    assert "sendMessage" not in after and "editMessageText" not in after, after
+    assert not [m for m in telegram.messages(CHAT) if m.text == stt.transcript]
+    assert len(stt.requests_to("create")) == 1
+    with sqlite3.connect(database_path) as connection:
+        ledger = connection.execute("SELECT state FROM quota_ledger").fetchall()
+    assert ledger == [("committed",)], ledger
+    assert original  # the recording the answer replied to
 
 
 async def test_a_redelivered_update_does_not_start_a_second_job(

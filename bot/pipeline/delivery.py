@@ -1,11 +1,14 @@
 """Deliver a job's answer exactly once, as numbered steps recorded in storage.
 
 A delivery is planned deterministically from the saved transcript and the job's options, so a
-restart plans the same steps. The job row counts the steps done. Edits are idempotent and may be
-repeated. Every send (the status message, a transcript that cannot be an edit, a file) goes
-through the send journal (storage/sends.py): written before each attempt and after its answer,
-so a send that may have arrived is never made again, whether its answer was lost or the process
-died while waiting for it.
+restart plans the same steps. Every send (the status message, a transcript that cannot be an
+edit, a file) goes through the send journal (storage/sends.py): written before each attempt and
+after its answer, so a send that may have arrived is never made again, whether its answer was
+lost or the process died while waiting for it. A step done by a send is known done from the
+journal alone; only a step done by an edit, which leaves no record there, is counted in the job
+row (`delivered_parts`): one commit less for every answer sent as a new message. A step found in
+the journal is never turned into an edit after a restart. Edits are idempotent and may be
+repeated.
 
 Every text is in the job's own language (`job.locale`, fixed when it was accepted), so a plan
 made again after a restart says what the first one said.
@@ -34,7 +37,7 @@ from bot.presentation.rendering import render_transcript, split_text
 from bot.stt.types import Transcript
 from bot.telegram.gateway import AmbiguousSendError, AttemptHooks, Buttons, ChatGateway
 from storage.jobs import Job, JobRepository
-from storage.sends import SendJournal, SendState
+from storage.sends import SendJournal, SendRecord, SendState
 
 log = logging.getLogger(__name__)
 
@@ -197,8 +200,9 @@ class DeliveryService:
 
     async def run_steps(self, job: Job, steps: list[Step]) -> Job:
         for index in range(job.delivered_parts, len(steps)):
-            await self._perform(job, f"step{index}", steps[index])
-            job = await self._jobs.mark_parts_delivered(job.id, index + 1)
+            if not await self._perform(job, f"step{index}", steps[index]):
+                # Done by an edit, which the journal does not record: the job row counts it.
+                job = await self._jobs.mark_parts_delivered(job.id, index + 1)
         return job
 
     async def tell_failure(
@@ -207,13 +211,21 @@ class DeliveryService:
         text = translator(job.locale)(texts.failure(reason))
         await self._edit_or_send(job, "failure", text, buttons)
 
-    async def _perform(self, job: Job, key: str, step: Step) -> None:
+    async def _perform(self, job: Job, key: str, step: Step) -> bool:
+        """Do one step; whether the send journal records it (False: done by an edit)."""
         if isinstance(step, EditStatus):
-            await self._edit_or_send(job, key, step.text, step.buttons)
-        else:
-            await self.send_once(job, key, step, reply_to=job.message_id, bulk=True)
+            return await self._edit_or_send(job, key, step.text, step.buttons)
+        await self.send_once(job, key, step, reply_to=job.message_id, bulk=True)
+        return True
 
-    async def _edit_or_send(self, job: Job, key: str, text: str, buttons: Buttons | None) -> None:
+    async def _edit_or_send(self, job: Job, key: str, text: str, buttons: Buttons | None) -> bool:
+        """Edit the status message into `text`, or else send it under `key`; whether the send
+        journal records the step (False: the edit did it)."""
+        record = await self._journal.get(job.id, key)
+        if record is not None and record.state is not SendState.RETRY_WAIT:
+            # Sent (or maybe sent) before a stop: an edit now would answer a second time.
+            await self._send_recorded(job, key, record, self._send_text(job, text, buttons))
+            return True
         status = await self._journal.get(job.id, STATUS_STEP)
         if (
             status is not None
@@ -228,20 +240,23 @@ class DeliveryService:
                 bulk=True,
             )
         ):
-            return
+            return False
         # No status message (never posted, possibly posted, or deleted by the user): answer anew.
-        await self._send_once(
-            job,
-            key,
-            lambda hooks: self._gateway.send_text(
-                job.chat_id,
-                text,
-                reply_to=job.message_id,
-                buttons=buttons,
-                deadline=self._patience,
-                hooks=hooks,
-                bulk=True,
-            ),
+        await self._send_recorded(job, key, record, self._send_text(job, text, buttons))
+        return True
+
+    def _send_text(
+        self, job: Job, text: str, buttons: Buttons | None
+    ) -> Callable[[AttemptHooks], Awaitable[int]]:
+        """The job's answer `text` as a new message, in reply to the recording."""
+        return lambda hooks: self._gateway.send_text(
+            job.chat_id,
+            text,
+            reply_to=job.message_id,
+            buttons=buttons,
+            deadline=self._patience,
+            hooks=hooks,
+            bulk=True,
         )
 
     async def send_once(
@@ -285,7 +300,16 @@ class DeliveryService:
         self, job: Job, key: str, send: Callable[[AttemptHooks], Awaitable[int]]
     ) -> None:
         """Make one recorded send, unless the journal says it may already have arrived."""
-        record = await self._journal.get(job.id, key)
+        await self._send_recorded(job, key, await self._journal.get(job.id, key), send)
+
+    async def _send_recorded(
+        self,
+        job: Job,
+        key: str,
+        record: SendRecord | None,
+        send: Callable[[AttemptHooks], Awaitable[int]],
+    ) -> None:
+        """`_send_once`, the journal's `record` of `key` already read."""
         if record is not None:
             if record.state in (SendState.CONFIRMED, SendState.AMBIGUOUS):
                 return
