@@ -17,7 +17,9 @@ columns. Each figure is the median of --runs runs (3 by default; --before-runs f
 checkout); ratios (per note, per second) are taken within one run. With --side-by-side both
 checkouts run at the same moment, which takes this machine's drift out of a CPU comparison.
 --profile PATH runs the bot of the `cpu` scenario under cProfile once and prints where its time
-goes, import machinery first.
+goes, import machinery first. cProfile counts wall time; for CPU, run the harness on Python
+3.12 or newer with PYTHONPERFSUPPORT=1, which the bot inherits, and `perf record -p <its pid>`
+names Python functions.
 
 Scenarios (one function each, listed in SCENARIOS: add one the same way):
 
