@@ -12,7 +12,7 @@ users by key as `UserRepository.touch` does: `--writes` of them each in its own 
 (`Database.transaction`). Both yield to the event loop after each commit, as the bot's steps
 do, so the WAL checkpoints that commits call for run meanwhile, on aiosqlite's thread. Each
 figure is CPU time of this process (user and system, both threads) per write, the median of
-`--runs` runs. A note makes 13 commits (`load.py --profile`: the calls of `_committed`).
+`--runs` runs. A note makes 9 commits (`load.py --profile`: the calls of `_committed`).
 
 `--between-kib K` writes K KiB of memory between two writes, as the bot's other work does
 between its statements, so that SQLite's pages and code are no longer in the CPU's caches;

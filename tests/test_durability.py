@@ -142,7 +142,10 @@ async def test_an_answer_sent_before_a_stop_is_neither_sent_again_nor_edited_in(
     with sqlite3.connect(database_path) as connection:
         ledger = connection.execute("SELECT state FROM quota_ledger").fetchall()
     assert ledger == [("committed",)], ledger
-    assert original  # the recording the answer replied to
+    # The recording's one reply is still the status message, not edited into a second copy.
+    replies = [m for m in telegram.messages(CHAT) if m.reply_to == original]
+    assert [m.message_id for m in replies] == [status_id], replies
+    assert replies[0].text != stt.transcript
 
 
 async def test_a_redelivered_update_does_not_start_a_second_job(

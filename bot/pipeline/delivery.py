@@ -222,12 +222,19 @@ class DeliveryService:
         """Edit the status message into `text`, or else send it under `key`; whether the send
         journal records the step (False: the edit did it)."""
         record = await self._journal.get(job.id, key)
-        if record is not None and record.state is not SendState.RETRY_WAIT:
-            # Sent (or maybe sent) before a stop: an edit now would answer a second time.
-            await self._send_recorded(job, key, record, self._send_text(job, text, buttons))
-            return True
+        # A step sent (or maybe sent) before a stop is never turned into an edit: that would
+        # answer a second time. The send below finds it done, or marks it ambiguous.
+        unsent = record is None or record.state is SendState.RETRY_WAIT
+        if unsent and await self._edit_status(job, text, buttons):
+            return False
+        # No status message (never posted, possibly posted, or deleted by the user): answer anew.
+        await self._send_recorded(job, key, record, self._send_text(job, text, buttons))
+        return True
+
+    async def _edit_status(self, job: Job, text: str, buttons: Buttons | None) -> bool:
+        """Edit the job's status message into `text`; False when there is none to edit."""
         status = await self._journal.get(job.id, STATUS_STEP)
-        if (
+        return (
             status is not None
             and status.state is SendState.CONFIRMED
             and status.message_id is not None
@@ -239,11 +246,7 @@ class DeliveryService:
                 deadline=self._patience,
                 bulk=True,
             )
-        ):
-            return False
-        # No status message (never posted, possibly posted, or deleted by the user): answer anew.
-        await self._send_recorded(job, key, record, self._send_text(job, text, buttons))
-        return True
+        )
 
     def _send_text(
         self, job: Job, text: str, buttons: Buttons | None
