@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 import json
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, fields, replace
 from datetime import datetime
 from enum import StrEnum
 from typing import Any
@@ -111,20 +111,31 @@ def _job_from_row(row: Row) -> Job:
 
 
 class JobRepository:
+    """The jobs table. A job's writes return the job as saved, built here rather than read
+    back: the caller holds the row as it stands (a job's task starts from the row its insert
+    returned and carries each update's on), so a `RETURNING *` and the parsing of its
+    28 columns would only repeat what is already known."""
+
     def __init__(self, db: Database, clock: Clock = utc_now) -> None:
         self._db = db
         self._clock = clock
 
+    def _now(self) -> datetime:
+        """The clock, at the millisecond the row keeps (storage/clock.py), so a job built here
+        equals the job read back."""
+        now = self._clock()
+        return now.replace(microsecond=now.microsecond // 1000 * 1000)
+
     async def insert(self, job: NewJob) -> Job | None:
         """Persist a new job; None when a job with the same dedupe key already exists."""
-        now = to_text(self._clock())
-        rows = await self._db.write_returning(
+        now = self._now()
+        options = json.dumps(job.options, sort_keys=True)
+        job_id = await self._db.insert(
             """INSERT INTO jobs (dedupe_key, chat_id, chat_type, message_id, user_id, file_id,
                    file_unique_id, media_kind, mime_type, file_name, duration, file_size, model,
                    language, options, state, created_at, updated_at, locale)
                VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)
-               ON CONFLICT (dedupe_key) DO NOTHING
-               RETURNING *""",
+               ON CONFLICT (dedupe_key) DO NOTHING""",
             (
                 job.dedupe_key,
                 job.chat_id,
@@ -140,14 +151,33 @@ class JobRepository:
                 job.file_size,
                 job.model,
                 job.language,
-                json.dumps(job.options, sort_keys=True),
+                options,
                 JobState.ACCEPTED,
-                now,
-                now,
+                to_text(now),
+                to_text(now),
                 job.locale,
             ),
         )
-        return _job_from_row(rows[0]) if rows else None
+        if job_id is None:
+            return None
+        # The other columns as the table's defaults leave them (migration 001).
+        asked = {name.name: getattr(job, name.name) for name in fields(NewJob)}
+        asked["options"] = json.loads(options)  # as read back: a copy of its own
+        return Job(
+            **asked,
+            id=job_id,
+            state=JobState.ACCEPTED,
+            generation_id=None,
+            submitted_at=None,
+            status_message_id=None,
+            transcript=None,
+            delivered_parts=0,
+            error=None,
+            submissions=0,
+            created_at=now,
+            updated_at=now,
+            finished_at=None,
+        )
 
     async def get(self, job_id: int) -> Job | None:
         row = await self._db.fetch_one("SELECT * FROM jobs WHERE id = ?", (job_id,))
@@ -167,40 +197,39 @@ class JobRepository:
         rows = await self._db.fetch_all(f"SELECT * FROM jobs WHERE {OPEN_JOB_SQL} ORDER BY id")
         return [_job_from_row(row) for row in rows]
 
-    async def _update(self, job_id: int, assignments: str, params: tuple[Any, ...]) -> Job:
-        rows = await self._db.write_returning(
-            f"UPDATE jobs SET {assignments}, updated_at = ? WHERE id = ? RETURNING *",
-            (*params, to_text(self._clock()), job_id),
+    async def _update(self, job: Job, **changes: Any) -> Job:
+        """Write `changes` (columns and their values) to the job's row; the job with them.
+        The column names are this class's own, never input."""
+        changes["updated_at"] = self._now()
+        assignments = ", ".join(f"{column} = ?" for column in changes)
+        values = (to_text(v) if isinstance(v, datetime) else v for v in changes.values())
+        changed = await self._db.execute(
+            f"UPDATE jobs SET {assignments} WHERE id = ?", (*values, job.id)
         )
-        if not rows:
-            raise LookupError(f"job {job_id} does not exist")
-        return _job_from_row(rows[0])
+        if not changed:
+            raise LookupError(f"job {job.id} does not exist")
+        return replace(job, **changes)
 
-    async def set_status_message(self, job_id: int, message_id: int) -> Job:
-        return await self._update(job_id, "status_message_id = ?", (message_id,))
-
-    async def mark_submitted(self, job_id: int, generation_id: str) -> Job:
+    async def mark_submitted(self, job: Job, generation_id: str) -> Job:
         return await self._update(
-            job_id,
-            "state = ?, generation_id = ?, submitted_at = ?, submissions = submissions + 1",
-            (JobState.SUBMITTED, generation_id, to_text(self._clock())),
+            job,
+            state=JobState.SUBMITTED,
+            generation_id=generation_id,
+            submitted_at=self._now(),
+            submissions=job.submissions + 1,
         )
 
-    async def reset_to_accepted(self, job_id: int) -> Job:
+    async def reset_to_accepted(self, job: Job) -> Job:
         """Forget an expired or unknown generation id, so the job is submitted again."""
         return await self._update(
-            job_id,
-            "state = ?, generation_id = NULL, submitted_at = NULL",
-            (JobState.ACCEPTED,),
+            job, state=JobState.ACCEPTED, generation_id=None, submitted_at=None
         )
 
-    async def mark_transcribed(self, job_id: int, transcript_json: str) -> Job:
-        return await self._update(
-            job_id, "state = ?, transcript = ?", (JobState.TRANSCRIBED, transcript_json)
-        )
+    async def mark_transcribed(self, job: Job, transcript_json: str) -> Job:
+        return await self._update(job, state=JobState.TRANSCRIBED, transcript=transcript_json)
 
-    async def mark_parts_delivered(self, job_id: int, parts: int) -> Job:
-        return await self._update(job_id, "delivered_parts = ?", (parts,))
+    async def mark_parts_delivered(self, job: Job, parts: int) -> Job:
+        return await self._update(job, delivered_parts=parts)
 
     async def _close(self, job_id: int, assignments: str, params: tuple[Any, ...]) -> None:
         """`_update` for the last step of a job, whose row nobody reads back."""
@@ -219,7 +248,15 @@ class JobRepository:
         )
 
     async def mark_failing(self, job_id: int, error: str) -> Job:
-        return await self._update(job_id, "state = ?, error = ?", (JobState.FAILING, error))
+        """Read back, unlike the steps above: a job fails where its run broke off, and the
+        caller's copy may be a step behind the row."""
+        rows = await self._db.write_returning(
+            "UPDATE jobs SET state = ?, error = ?, updated_at = ? WHERE id = ? RETURNING *",
+            (JobState.FAILING, error, to_text(self._clock()), job_id),
+        )
+        if not rows:
+            raise LookupError(f"job {job_id} does not exist")
+        return _job_from_row(rows[0])
 
     async def mark_failed(self, job_id: int) -> None:
         now = to_text(self._clock())

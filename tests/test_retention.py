@@ -76,7 +76,7 @@ def new_job(message_id: int = 1) -> NewJob:
 async def delivered_job(jobs: JobRepository, message_id: int) -> Job:
     job = await jobs.insert(new_job(message_id))
     assert job is not None
-    await jobs.mark_transcribed(job.id, '{"text": "words"}')
+    await jobs.mark_transcribed(job, '{"text": "words"}')
     await jobs.mark_delivered(job.id)
     delivered = await jobs.get(job.id)
     assert delivered is not None and delivered.state == JobState.DELIVERED
@@ -161,7 +161,7 @@ async def test_an_open_job_is_never_deleted_however_old(db: Database) -> None:
     jobs = JobRepository(db, clock)
     job = await jobs.insert(new_job(1))
     assert job is not None
-    await jobs.mark_submitted(job.id, "generation-1")
+    await jobs.mark_submitted(job, "generation-1")
     clock.advance(days=60)
     await sweeper(db, clock).sweep()
     kept = await jobs.get(job.id)
@@ -175,7 +175,7 @@ async def test_a_job_that_failed_after_transcription_loses_its_text_at_once(
     jobs = JobRepository(db, clock)
     job = await jobs.insert(new_job(1))
     assert job is not None
-    await jobs.mark_transcribed(job.id, '{"text": "never delivered"}')
+    job = await jobs.mark_transcribed(job, '{"text": "never delivered"}')
     await jobs.mark_failing(job.id, "chat_gone")
     await jobs.mark_failed(job.id)
 

@@ -202,7 +202,7 @@ class DeliveryService:
         for index in range(job.delivered_parts, len(steps)):
             if not await self._perform(job, f"step{index}", steps[index]):
                 # Done by an edit, which the journal does not record: the job row counts it.
-                job = await self._jobs.mark_parts_delivered(job.id, index + 1)
+                job = await self._jobs.mark_parts_delivered(job, index + 1)
         return job
 
     async def tell_failure(

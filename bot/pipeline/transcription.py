@@ -289,7 +289,7 @@ class TranscriptionService:
         text at once, with no API call and no quota charge (the job has no reservation). It is
         delivered like any other job, through the same recorded steps."""
         transcript = Transcript(text=text, language=job.language)
-        job = await self._jobs.mark_transcribed(job.id, transcript.to_json())
+        job = await self._jobs.mark_transcribed(job, transcript.to_json())
         await self._admission.record_cache_hit(job)
         log.info("job %d answered from the transcript cache", job.id)
         self._start(job)
@@ -366,9 +366,9 @@ class TranscriptionService:
                 async with self._showing_progress(job, audio_seconds):
                     transcript = await self._wait(job, just_submitted=just_submitted)
                 if transcript is None:
-                    job = await self._jobs.reset_to_accepted(job.id)
+                    job = await self._jobs.reset_to_accepted(job)
                     continue
-                job = await self._jobs.mark_transcribed(job.id, transcript.to_json())
+                job = await self._jobs.mark_transcribed(job, transcript.to_json())
         return job
 
     def _request(self, job: Job) -> JobRequest:
@@ -418,7 +418,7 @@ class TranscriptionService:
             await _file_work(audio.size, lambda: recording.unlink(missing_ok=True))
         log.info("job %d submitted as %s", job.id, generation_id)
         self._submitted_at[job.id] = time.monotonic()
-        return await self._jobs.mark_submitted(job.id, generation_id), measured
+        return await self._jobs.mark_submitted(job, generation_id), measured
 
     @contextlib.asynccontextmanager
     async def _showing_progress(self, job: Job, audio_seconds: float | None) -> AsyncIterator[None]:
