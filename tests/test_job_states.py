@@ -4,6 +4,7 @@ the job each write returns, built rather than read back, is the row as saved."""
 from __future__ import annotations
 
 from collections.abc import AsyncIterator
+from dataclasses import replace
 from pathlib import Path
 
 import pytest
@@ -38,6 +39,26 @@ async def database(tmp_path: Path) -> AsyncIterator[Database]:
     await db.close()
 
 
+def plain_job(message_id: int) -> NewJob:
+    return NewJob(
+        dedupe_key=f"msg:1:{message_id}",
+        chat_id=1,
+        chat_type="private",
+        message_id=message_id,
+        user_id=1,
+        file_id="f",
+        file_unique_id="u",
+        media_kind="voice",
+        mime_type=None,
+        file_name=None,
+        duration=None,
+        file_size=None,
+        model="#g1_whisper-large",
+        language=None,
+        options={},
+    )
+
+
 async def saved(jobs: JobRepository, job: Job) -> Job:
     """The job as read back from its row: what every write's answer must equal."""
     row = await jobs.get(job.id)
@@ -52,20 +73,13 @@ async def test_each_write_returns_the_job_exactly_as_its_row_reads_back(
     clock = FakeClock("2026-12-02T10:00:00.123456+00:00")
     jobs = JobRepository(database, clock)
     job = await jobs.insert(
-        NewJob(
-            dedupe_key="msg:-100:7",
+        replace(
+            plain_job(7),
             chat_id=-100,
             chat_type="supergroup",
-            message_id=7,
-            user_id=42,
-            file_id="file-7",
-            file_unique_id="unique-7",
-            media_kind="voice",
             mime_type="audio/ogg",
-            file_name=None,
             duration=12.5,
             file_size=48_000,
-            model="#g1_whisper-large",
             language="de",
             options={"timestamps": True, "speakers": False},
             locale="de",
@@ -95,26 +109,6 @@ async def test_each_write_returns_the_job_exactly_as_its_row_reads_back(
     failing = await jobs.mark_failing(job.id, "chat_gone")
     assert failing == await saved(jobs, failing)
     assert failing.transcript == '{"text": "guten Tag"}' and failing.error == "chat_gone"
-
-
-def plain_job(message_id: int) -> NewJob:
-    return NewJob(
-        dedupe_key=f"msg:1:{message_id}",
-        chat_id=1,
-        chat_type="private",
-        message_id=message_id,
-        user_id=1,
-        file_id="f",
-        file_unique_id="u",
-        media_kind="voice",
-        mime_type=None,
-        file_name=None,
-        duration=None,
-        file_size=None,
-        model="#g1_whisper-large",
-        language=None,
-        options={},
-    )
 
 
 async def test_a_repeated_insert_returns_nothing_and_changes_nothing(database: Database) -> None:
