@@ -197,18 +197,25 @@ class JobRepository:
         rows = await self._db.fetch_all(f"SELECT * FROM jobs WHERE {OPEN_JOB_SQL} ORDER BY id")
         return [_job_from_row(row) for row in rows]
 
-    async def _update(self, job: Job, **changes: Any) -> Job:
-        """Write `changes` (columns and their values) to the job's row; the job with them.
-        The column names are this class's own, never input."""
+    def _statement(self, changes: dict[str, Any]) -> tuple[str, list[Any]]:
+        """The UPDATE that writes `changes` (columns and their values; `updated_at` is added to
+        them) to one job's row, and its values, the job's id to follow. The column names are
+        this class's own, never input."""
         changes["updated_at"] = self._now()
         assignments = ", ".join(f"{column} = ?" for column in changes)
-        values = (to_text(v) if isinstance(v, datetime) else v for v in changes.values())
-        changed = await self._db.execute(
-            f"UPDATE jobs SET {assignments} WHERE id = ?", (*values, job.id)
-        )
-        if not changed:
-            raise LookupError(f"job {job.id} does not exist")
-        return replace(job, **changes)
+        values = [to_text(v) if isinstance(v, datetime) else v for v in changes.values()]
+        return f"UPDATE jobs SET {assignments} WHERE id = ?", values
+
+    async def _write(self, job_id: int, **changes: Any) -> dict[str, Any]:
+        """Write `changes` to the job's row; what was written, `updated_at` included."""
+        sql, values = self._statement(changes)
+        if not await self._db.execute(sql, (*values, job_id)):
+            raise LookupError(f"job {job_id} does not exist")
+        return changes
+
+    async def _update(self, job: Job, **changes: Any) -> Job:
+        """`_write`, and the job with what it wrote."""
+        return replace(job, **await self._write(job.id, **changes))
 
     async def mark_submitted(self, job: Job, generation_id: str) -> Job:
         return await self._update(
@@ -231,33 +238,20 @@ class JobRepository:
     async def mark_parts_delivered(self, job: Job, parts: int) -> Job:
         return await self._update(job, delivered_parts=parts)
 
-    async def _close(self, job_id: int, assignments: str, params: tuple[Any, ...]) -> None:
-        """`_update` for the last step of a job, whose row nobody reads back."""
-        changed = await self._db.execute(
-            f"UPDATE jobs SET {assignments}, updated_at = ? WHERE id = ?",
-            (*params, to_text(self._clock()), job_id),
-        )
-        if not changed:
-            raise LookupError(f"job {job_id} does not exist")
-
     async def mark_delivered(self, job_id: int) -> None:
         # The transcript text is not kept once it is in the chat: we store no more than we need.
-        now = to_text(self._clock())
-        await self._close(
-            job_id, "state = ?, transcript = NULL, finished_at = ?", (JobState.DELIVERED, now)
+        await self._write(
+            job_id, state=JobState.DELIVERED, transcript=None, finished_at=self._now()
         )
 
     async def mark_failing(self, job_id: int, error: str) -> Job:
         """Read back, unlike the steps above: a job fails where its run broke off, and the
         caller's copy may be a step behind the row."""
-        rows = await self._db.write_returning(
-            "UPDATE jobs SET state = ?, error = ?, updated_at = ? WHERE id = ? RETURNING *",
-            (JobState.FAILING, error, to_text(self._clock()), job_id),
-        )
+        sql, values = self._statement({"state": JobState.FAILING, "error": error})
+        rows = await self._db.write_returning(f"{sql} RETURNING *", (*values, job_id))
         if not rows:
             raise LookupError(f"job {job_id} does not exist")
         return _job_from_row(rows[0])
 
     async def mark_failed(self, job_id: int) -> None:
-        now = to_text(self._clock())
-        await self._close(job_id, "state = ?, finished_at = ?", (JobState.FAILED, now))
+        await self._write(job_id, state=JobState.FAILED, finished_at=self._now())
