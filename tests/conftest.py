@@ -14,6 +14,7 @@ from bot.config.settings import Settings
 from bot.retry import RetryPolicy
 from bot.stt.schedule import PollSchedule, ScheduleConfig
 from bot.telegram.flood_schedule import FloodLimits, Window
+from storage.db import Database
 from tests.fakes.llm import FakeLlm
 from tests.fakes.openai import FakeOpenAi
 from tests.fakes.stt import FakeStt
@@ -89,6 +90,14 @@ def bot_environment(telegram: FakeTelegram, stt: FakeStt, database: Path) -> dic
 @pytest.fixture
 def database_path(tmp_path: Path) -> Path:
     return tmp_path / "data" / "bot.sqlite3"
+
+
+@pytest.fixture
+async def database(tmp_path: Path) -> AsyncIterator[Database]:
+    """A real SQLite file, migrated, for the storage layer's own tests."""
+    db = await Database.open(tmp_path / "bot.sqlite3")
+    yield db
+    await db.close()
 
 
 @pytest.fixture

@@ -3,9 +3,7 @@ the job each write returns, built rather than read back, is the row as saved."""
 
 from __future__ import annotations
 
-from collections.abc import AsyncIterator
 from dataclasses import replace
-from pathlib import Path
 
 import pytest
 
@@ -19,24 +17,13 @@ def test_open_states_are_every_state_but_delivered_and_failed() -> None:
     assert OPEN_JOB_SQL == "state NOT IN ('delivered', 'failed')"
 
 
-async def test_the_open_jobs_condition_can_use_the_partial_index(tmp_path: Path) -> None:
+async def test_the_open_jobs_condition_can_use_the_partial_index(database: Database) -> None:
     # INDEXED BY fails with "no query solution" unless the condition implies the index's own
     # WHERE: worded as "state IN (<the open states>)", it would not.
-    database = await Database.open(tmp_path / "bot.sqlite3")
-    try:
-        plan = await database.fetch_all(
-            f"EXPLAIN QUERY PLAN SELECT id FROM jobs INDEXED BY jobs_open WHERE {OPEN_JOB_SQL}"
-        )
-    finally:
-        await database.close()
+    plan = await database.fetch_all(
+        f"EXPLAIN QUERY PLAN SELECT id FROM jobs INDEXED BY jobs_open WHERE {OPEN_JOB_SQL}"
+    )
     assert any("jobs_open" in row["detail"] for row in plan), [row["detail"] for row in plan]
-
-
-@pytest.fixture
-async def database(tmp_path: Path) -> AsyncIterator[Database]:
-    db = await Database.open(tmp_path / "bot.sqlite3")
-    yield db
-    await db.close()
 
 
 def plain_job(message_id: int) -> NewJob:

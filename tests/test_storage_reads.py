@@ -8,7 +8,7 @@ from __future__ import annotations
 import asyncio
 import sqlite3
 import time
-from collections.abc import AsyncIterator, Iterable
+from collections.abc import Iterable
 from pathlib import Path
 from typing import Any
 
@@ -16,13 +16,6 @@ import aiosqlite
 import pytest
 
 from storage.db import CHECKPOINT_EVERY_COMMITS, Database
-
-
-@pytest.fixture
-async def database(tmp_path: Path) -> AsyncIterator[Database]:
-    db = await Database.open(tmp_path / "bot.sqlite3")
-    yield db
-    await db.close()
 
 
 async def test_a_read_sees_what_was_committed_just_before(database: Database) -> None:

@@ -5,9 +5,7 @@ count survives /forget and starts again the next UTC day."""
 from __future__ import annotations
 
 import asyncio
-from collections.abc import AsyncIterator
 from datetime import UTC, datetime
-from pathlib import Path
 
 import pytest
 
@@ -20,13 +18,6 @@ from tests.fakes.clock import FakeClock
 
 USER = 501
 ADMIN = 502
-
-
-@pytest.fixture
-async def database(tmp_path: Path) -> AsyncIterator[Database]:
-    database = await Database.open(tmp_path / "bot.sqlite3")
-    yield database
-    await database.close()
 
 
 @pytest.fixture
